@@ -1,0 +1,130 @@
+//! The HTTP side: one POST of a compressed `WriteRequest`, answered with what the receiver said
+//! or why no answer came. Uses one keep-alive `ureq` agent per client.
+
+use crate::config::Config;
+use crate::retry::parse_retry_after;
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+/// At most this much of an error body is kept for logs and exceptions.
+pub const MAX_ERROR_BODY: usize = 4096;
+
+/// The result of one attempt to send a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The receiver answered.
+    Answered {
+        /// HTTP status code.
+        status: u16,
+        /// The `Retry-After` delay, when the answer carried a valid one.
+        retry_after: Option<Duration>,
+        /// The start of the response body (at most [`MAX_ERROR_BODY`] bytes), lossily decoded.
+        body: String,
+    },
+    /// No answer: connection refused or reset, timeout, TLS or protocol failure.
+    NoAnswer {
+        /// What went wrong.
+        error: String,
+        /// False when retrying cannot help (bad URL, TLS certificate rejected).
+        retryable: bool,
+    },
+}
+
+/// Sends one request body. Implemented by [`HttpTransport`] and by test doubles.
+pub trait Transport: Send {
+    /// Posts `body` (snappy-compressed protobuf) once.
+    fn post(&mut self, body: &[u8]) -> Attempt;
+    /// The endpoint, for messages.
+    fn endpoint(&self) -> &str;
+}
+
+/// Remote-Write over HTTP(S) with `ureq`.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl HttpTransport {
+    /// An agent configured from `config`: keep-alive, timeouts, no redirects followed (a 3xx is
+    /// an answer the job must see), HTTP statuses returned rather than turned into errors.
+    pub fn new(config: &Config) -> HttpTransport {
+        let t = config.socket_timeout;
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(config.user_agent.as_str())
+            .accept_encoding("identity")
+            .timeout_connect(t)
+            .timeout_send_request(t)
+            .timeout_send_body(t)
+            .timeout_recv_response(t)
+            .timeout_recv_body(t)
+            .build()
+            .into();
+        HttpTransport {
+            agent,
+            url: config.url.clone(),
+            headers: config.headers.clone(),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn post(&mut self, body: &[u8]) -> Attempt {
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        match request.send(body) {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let mut bytes = Vec::new();
+                // Read at most MAX_ERROR_BODY bytes; a short 2xx body is drained so the
+                // connection goes back to the pool. A read error only shortens the message.
+                let _ = response
+                    .body_mut()
+                    .as_reader()
+                    .take(MAX_ERROR_BODY as u64)
+                    .read_to_end(&mut bytes);
+                Attempt::Answered {
+                    status,
+                    retry_after,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                }
+            }
+            Err(e) => Attempt::NoAnswer {
+                retryable: is_retryable(&e),
+                error: e.to_string(),
+            },
+        }
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.url
+    }
+}
+
+/// Transport failures that may pass: network and timeouts. Configuration and certificate
+/// problems do not pass by waiting.
+fn is_retryable(e: &ureq::Error) -> bool {
+    !matches!(
+        e,
+        ureq::Error::BadUri(_)
+            | ureq::Error::Http(_)
+            | ureq::Error::Tls(_)
+            | ureq::Error::Pem(_)
+            | ureq::Error::Rustls(_)
+            | ureq::Error::InvalidProxyUrl
+    )
+}

@@ -1,0 +1,274 @@
+//! The JNI shell: four exports of `dev.promsink.flink.jni.NativeBridge`, each a thin wrapper over
+//! a function returning `Result`. Errors and panics never cross into the JVM as anything but a
+//! `dev.promsink.flink.jni.NativeException` carrying the error's code and message.
+
+use crate::client::{BatchResult, Client, Completion};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::HttpTransport;
+use jni::objects::{GlobalRef, JByteBuffer, JClass, JObject, JObjectArray, JString, JValue};
+use jni::sys::{jint, jlong, jlongArray};
+use jni::{JNIEnv, JavaVM};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const EXCEPTION_CLASS: &str = "dev/promsink/flink/jni/NativeException";
+const COMPLETE_METHOD: &str = "onComplete";
+/// `onComplete(int outcome, String message, long invalidSeries, long invalidSamples,
+/// String firstInvalid, long[] counters)`
+const COMPLETE_SIGNATURE: &str = "(ILjava/lang/String;JJLjava/lang/String;[J)V";
+
+static SENDER_THREADS: AtomicU64 = AtomicU64::new(0);
+
+impl From<jni::errors::Error> for Error {
+    fn from(e: jni::errors::Error) -> Self {
+        Error::Jni(e.to_string())
+    }
+}
+
+/// Runs `f`, turning an error or a panic into a pending Java exception and `fallback`.
+fn guard<'local, T>(
+    env: &mut JNIEnv<'local>,
+    fallback: T,
+    f: impl FnOnce(&mut JNIEnv<'local>) -> Result<T>,
+) -> T {
+    let result = match catch_unwind(AssertUnwindSafe(|| f(env))) {
+        Ok(r) => r,
+        Err(panic) => Err(Error::Panic(panic_message(&panic))),
+    };
+    match result {
+        Ok(v) => v,
+        Err(e) => {
+            throw(env, &e);
+            fallback
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Throws `NativeException(code, message)`, unless a Java exception is already pending (a JNI
+/// call that failed has usually thrown one, and it says more).
+fn throw(env: &mut JNIEnv, e: &Error) {
+    if env.exception_check().unwrap_or(true) {
+        return;
+    }
+    let thrown = (|| -> jni::errors::Result<()> {
+        let message = env.new_string(e.to_string())?;
+        let exception = env.new_object(
+            EXCEPTION_CLASS,
+            "(ILjava/lang/String;)V",
+            &[JValue::Int(e.code()), JValue::Object(&message)],
+        )?;
+        env.throw(jni::objects::JThrowable::from(exception))
+    })();
+    if thrown.is_err() && !env.exception_check().unwrap_or(true) {
+        let _ = env.throw_new("java/lang/IllegalStateException", e.to_string());
+    }
+}
+
+/// The client behind a handle.
+///
+/// # Safety
+/// `handle` must be a value returned by `create` and not yet passed to `close`. The Java side
+/// (`NativeClient`) guarantees this: it serialises calls and closes once.
+unsafe fn client<'a>(handle: jlong) -> Result<&'a Client> {
+    (handle as *const Client).as_ref().ok_or(Error::Closed)
+}
+
+/// `static native long create(String[] keysAndValues)`: a client from configuration pairs.
+#[no_mangle]
+pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_create<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    options: JObjectArray<'local>,
+) -> jlong {
+    guard(&mut env, 0, |env| create(env, &options))
+}
+
+fn create(env: &mut JNIEnv, options: &JObjectArray) -> Result<jlong> {
+    let len = env.get_array_length(options)?;
+    if len % 2 != 0 {
+        return Err(Error::config("options must be key/value pairs"));
+    }
+    let mut strings = Vec::with_capacity(len as usize);
+    for i in 0..len {
+        let item = JString::from(env.get_object_array_element(options, i)?);
+        if item.is_null() {
+            return Err(Error::config(format!("option {} is null", i / 2)));
+        }
+        strings.push(String::from(env.get_string(&item)?));
+    }
+    let pairs = strings
+        .chunks_exact(2)
+        .map(|kv| (kv[0].as_str(), kv[1].as_str()));
+    let config = Config::from_pairs(pairs)?;
+    let vm = Arc::new(env.get_java_vm()?);
+    let n = SENDER_THREADS.fetch_add(1, Ordering::Relaxed) + 1;
+    let name = format!("promsink-sender-{n}");
+    let attach_name = name.clone();
+    let client = Client::new(
+        &config,
+        Box::new(HttpTransport::new(&config)),
+        name,
+        Box::new(move || attach_worker(&vm, &attach_name)),
+    )?;
+    Ok(Box::into_raw(Box::new(client)) as jlong)
+}
+
+/// Attaches the worker thread to the JVM once, as a daemon (it never keeps the JVM alive), and
+/// gives its Java `Thread` the worker's name so thread dumps show it.
+fn attach_worker(vm: &JavaVM, name: &str) {
+    let Ok(mut env) = vm.attach_current_thread_as_daemon() else {
+        return;
+    };
+    let _ = env.with_local_frame(8, |env| -> jni::errors::Result<()> {
+        let thread = env
+            .call_static_method(
+                "java/lang/Thread",
+                "currentThread",
+                "()Ljava/lang/Thread;",
+                &[],
+            )?
+            .l()?;
+        let jname = env.new_string(name)?;
+        env.call_method(
+            &thread,
+            "setName",
+            "(Ljava/lang/String;)V",
+            &[JValue::Object(&jname)],
+        )?;
+        Ok(())
+    });
+    let _ = env.exception_clear();
+}
+
+/// `static native void submit(long handle, ByteBuffer batch, int length, BatchCallback cb)`:
+/// prepares the batch now and completes `cb` later from the sender thread.
+#[no_mangle]
+pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_submit<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    buffer: JByteBuffer<'local>,
+    length: jint,
+    callback: JObject<'local>,
+) {
+    guard(&mut env, (), |env| {
+        submit(env, handle, &buffer, length, &callback)
+    })
+}
+
+fn submit(
+    env: &mut JNIEnv,
+    handle: jlong,
+    buffer: &JByteBuffer,
+    length: jint,
+    callback: &JObject,
+) -> Result<()> {
+    // SAFETY: see `client`; Java passes a live handle.
+    let client = unsafe { client(handle)? };
+    if buffer.is_null() || callback.is_null() {
+        return Err(Error::malformed("buffer and callback must not be null"));
+    }
+    let address = env.get_direct_buffer_address(buffer)?;
+    let capacity = env.get_direct_buffer_capacity(buffer)?;
+    let length = usize::try_from(length)
+        .ok()
+        .filter(|&l| l <= capacity)
+        .ok_or_else(|| {
+            Error::malformed(format!(
+                "length {length} outside the buffer's capacity {capacity}"
+            ))
+        })?;
+    // SAFETY: a direct buffer's address is valid for its capacity while the buffer is
+    // reachable, which the caller guarantees for the duration of this call; the batch is
+    // fully read (parsed, encoded, compressed) before `submit` returns.
+    let batch = unsafe { std::slice::from_raw_parts(address as *const u8, length) };
+    let callback = env.new_global_ref(callback)?;
+    let vm = env.get_java_vm()?;
+    client.submit(batch, completion(vm, callback))
+}
+
+fn completion(vm: JavaVM, callback: GlobalRef) -> Completion {
+    Box::new(move |result: BatchResult| {
+        // The worker thread is attached for good; give every call its own local frame so
+        // local references do not pile up on a thread that never returns to Java.
+        let Ok(mut env) = vm.attach_current_thread_as_daemon() else {
+            return;
+        };
+        let called = env.with_local_frame(8, |env| call_complete(env, &callback, &result));
+        if called.is_err() || env.exception_check().unwrap_or(false) {
+            let _ = env.exception_describe();
+            let _ = env.exception_clear();
+        }
+    })
+}
+
+fn call_complete(
+    env: &mut JNIEnv,
+    callback: &GlobalRef,
+    r: &BatchResult,
+) -> jni::errors::Result<()> {
+    let message = env.new_string(&r.message)?;
+    let first_invalid = env.new_string(&r.invalid.first)?;
+    let counters = env.new_long_array(r.counters.len() as i32)?;
+    let values: Vec<jlong> = r.counters.iter().map(|&c| c as jlong).collect();
+    env.set_long_array_region(&counters, 0, &values)?;
+    env.call_method(
+        callback,
+        COMPLETE_METHOD,
+        COMPLETE_SIGNATURE,
+        &[
+            JValue::Int(r.outcome as jint),
+            JValue::Object(&message),
+            JValue::Long(r.invalid.series as jlong),
+            JValue::Long(r.invalid.samples as jlong),
+            JValue::Object(&first_invalid),
+            JValue::Object(&counters),
+        ],
+    )?;
+    Ok(())
+}
+
+/// `static native long[] counters(long handle)`: the counters, indexed as `metrics::Counter`.
+#[no_mangle]
+pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_counters<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jlongArray {
+    guard(&mut env, std::ptr::null_mut(), |env| {
+        // SAFETY: see `client`.
+        let client = unsafe { client(handle)? };
+        let values: Vec<jlong> = client.counters().iter().map(|&c| c as jlong).collect();
+        let array = env.new_long_array(values.len() as i32)?;
+        env.set_long_array_region(&array, 0, &values)?;
+        Ok(array.into_raw())
+    })
+}
+
+/// `static native void close(long handle)`: stops and joins the worker and frees the client.
+#[no_mangle]
+pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_close<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    guard(&mut env, (), |_| {
+        if handle != 0 {
+            // SAFETY: `handle` came from `create` and Java closes it exactly once.
+            drop(unsafe { Box::from_raw(handle as *mut Client) });
+        }
+        Ok(())
+    })
+}

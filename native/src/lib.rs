@@ -1,0 +1,26 @@
+//! promsink: the native core of a Prometheus Remote-Write sink for Apache Flink.
+//!
+//! A pipeline of small stages, each testable without a JVM: [`batch`] reads the JNI batch
+//! format, [`validate`] normalises and checks each series, [`encode`] writes the protobuf
+//! `WriteRequest`, [`compress`] applies snappy, [`http`] posts it, [`classify`] and [`retry`]
+//! decide what an answer means, and [`client`] ties them together on a worker thread.
+//! [`jni_bridge`] is the thin JNI shell over [`client`].
+
+pub mod batch;
+pub mod classify;
+pub mod client;
+pub mod compress;
+pub mod config;
+pub mod encode;
+pub mod error;
+pub mod http;
+pub mod jni_bridge;
+pub mod metrics;
+pub mod retry;
+pub mod validate;
+
+/// Types generated from `proto/remote.proto`, used by tests to check the direct encoder.
+pub mod wire {
+    #![allow(missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/prometheus.rs"));
+}

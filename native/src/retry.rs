@@ -1,0 +1,198 @@
+//! Retry policy: exponential backoff that cannot overflow, and `Retry-After` parsing.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long to wait between attempts and how many retries to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Delay before the first retry.
+    pub initial_delay: Duration,
+    /// Upper bound of every delay, including one asked for by `Retry-After`.
+    pub max_delay: Duration,
+    /// Retries after the first attempt; `u32::MAX` (from Java's `Integer.MAX_VALUE`) retries
+    /// in practice for ever.
+    pub max_retries: u32,
+}
+
+impl RetryPolicy {
+    /// Delay before retry number `retry` (1-based): `initial * 2^(retry-1)`, capped by the max
+    /// delay, saturating instead of overflowing however many retries were made.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let shift = retry.saturating_sub(1).min(63);
+        let factor = 1u64 << shift;
+        let initial_ms = self.initial_delay.as_millis().min(u64::MAX as u128) as u64;
+        let delay = Duration::from_millis(initial_ms.saturating_mul(factor));
+        delay.min(self.max_delay)
+    }
+
+    /// Delay before retry number `retry`, honouring a `Retry-After` answer when there is one
+    /// (capped by the max delay).
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(d) => d.min(self.max_delay),
+            None => self.backoff(retry),
+        }
+    }
+}
+
+/// Parses a `Retry-After` header value: delay-seconds or an HTTP date (IMF-fixdate, as RFC 9110
+/// requires senders to produce). A date in the past means no wait. Anything else is ignored.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
+    }
+    let at = parse_imf_fixdate(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` to seconds since the Unix epoch.
+fn parse_imf_fixdate(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if !part.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok()
+    };
+    let day = num(5..7)?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| s.get(8..11) == Some(*m))? as i64 + 1;
+    let year = num(12..16)?;
+    let (hour, minute, second) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
+        return None;
+    }
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            initial_delay: Duration::from_millis(30),
+            max_delay: Duration::from_millis(5000),
+            max_retries: 100,
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_from_initial_delay() {
+        let p = policy();
+        let ms: Vec<u128> = (1..=8).map(|n| p.backoff(n).as_millis()).collect();
+        assert_eq!(ms, vec![30, 60, 120, 240, 480, 960, 1920, 3840]);
+    }
+
+    #[test]
+    fn backoff_is_capped_by_max_delay() {
+        let p = policy();
+        assert_eq!(p.backoff(9), Duration::from_millis(5000));
+        assert_eq!(p.backoff(100), Duration::from_millis(5000));
+    }
+
+    #[test]
+    fn backoff_never_overflows() {
+        let p = RetryPolicy {
+            initial_delay: Duration::from_millis(u32::MAX as u64),
+            max_delay: Duration::from_millis(u64::MAX / 2),
+            max_retries: u32::MAX,
+        };
+        let mut last = Duration::ZERO;
+        for n in [1, 2, 30, 62, 63, 64, 65, 1000, u32::MAX] {
+            let d = p.backoff(n);
+            assert!(d >= last, "retry {n}: {d:?} < {last:?}");
+            assert!(d > Duration::ZERO);
+            last = d;
+        }
+        assert_eq!(p.backoff(u32::MAX), Duration::from_millis(u64::MAX / 2));
+    }
+
+    #[test]
+    fn retry_after_replaces_backoff_and_is_capped() {
+        let p = policy();
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(60))),
+            Duration::from_secs(5)
+        );
+        assert_eq!(p.delay(3, None), Duration::from_millis(120));
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("1.5", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+    }
+
+    #[test]
+    fn retry_after_http_date() {
+        // 1994-11-06T08:49:37Z is 784111777 seconds after the epoch.
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777 - 10);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        // In the past: no wait.
+        let later = UNIX_EPOCH + Duration::from_secs(784_111_777 + 10);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", later),
+            Some(Duration::ZERO)
+        );
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29T00:00:00Z
+        assert_eq!(
+            parse_retry_after("Tue, 29 Feb 2000 00:00:05 GMT", leap),
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn malformed_retry_after_dates_are_ignored() {
+        let now = SystemTime::now();
+        for v in [
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 36 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+            "soon",
+        ] {
+            assert_eq!(parse_retry_after(v, now), None, "{v}");
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! The client end to end over real HTTP against a scripted in-process receiver.
+
+mod support;
+
+use crossbeam_channel::{unbounded, Receiver as Rx};
+use promsink::batch::BatchWriter;
+use promsink::client::{BatchResult, Client, Outcome};
+use promsink::config::Config;
+use promsink::http::HttpTransport;
+use promsink::metrics::Counter;
+use promsink::wire::WriteRequest;
+use prost::Message;
+use std::time::Duration;
+use support::{Receiver, Reply};
+
+fn config(url: &str, extra: &[(&str, &str)]) -> Config {
+    let mut pairs = vec![
+        ("url", url),
+        ("retry.initial_delay_ms", "10"),
+        ("retry.max_delay_ms", "40"),
+        ("retry.max_retries", "3"),
+    ];
+    pairs.extend_from_slice(extra);
+    Config::from_pairs(pairs).unwrap()
+}
+
+fn client(config: &Config) -> Client {
+    Client::new(
+        config,
+        Box::new(HttpTransport::new(config)),
+        "test-sender".into(),
+        Box::new(|| {}),
+    )
+    .unwrap()
+}
+
+fn batch(series: usize) -> Vec<u8> {
+    let mut w = BatchWriter::new();
+    for i in 0..series {
+        let device = format!("d{i}");
+        w.series(
+            "temperature",
+            &[("device", &device), ("fleet", "f1")],
+            &[
+                (20.0 + i as f64, 1_700_000_000_000),
+                (21.0, 1_700_000_001_000),
+            ],
+        );
+    }
+    w.finish()
+}
+
+fn submit(c: &Client, buf: &[u8]) -> Rx<BatchResult> {
+    let (tx, rx) = unbounded();
+    c.submit(buf, Box::new(move |r| tx.send(r).unwrap()))
+        .unwrap();
+    rx
+}
+
+fn wait(rx: &Rx<BatchResult>) -> BatchResult {
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("batch completed")
+}
+
+#[test]
+fn success_sends_required_headers_and_decodable_body() {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let c = client(&config(&r.url, &[("header.X-Scope-OrgID", "tenant-1")]));
+    let result = wait(&submit(&c, &batch(3)));
+    assert_eq!(result.outcome, Outcome::Written);
+    let reqs = r.requests();
+    assert_eq!(reqs.len(), 1);
+    let req = &reqs[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, "/api/v1/write");
+    assert_eq!(req.header("content-encoding"), Some("snappy"));
+    assert_eq!(req.header("content-type"), Some("application/x-protobuf"));
+    assert_eq!(
+        req.header("x-prometheus-remote-write-version"),
+        Some("0.1.0")
+    );
+    assert_eq!(
+        req.header("user-agent"),
+        Some(format!("promsink/{}", env!("CARGO_PKG_VERSION")).as_str())
+    );
+    assert_eq!(req.header("x-scope-orgid"), Some("tenant-1"));
+    let raw = snap::raw::Decoder::new().decompress_vec(&req.body).unwrap();
+    let wr = WriteRequest::decode(raw.as_slice()).unwrap();
+    assert_eq!(wr.timeseries.len(), 3);
+    let names: Vec<&str> = wr.timeseries[1]
+        .labels
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["__name__", "device", "fleet"]);
+    assert_eq!(wr.timeseries[1].labels[1].value, "d1");
+    assert_eq!(wr.timeseries[1].samples[0].value, 21.0);
+    assert_eq!(wr.timeseries[1].samples[1].timestamp, 1_700_000_001_000);
+    assert_eq!(c.counters()[Counter::SamplesOut as usize], 6);
+    assert_eq!(c.counters()[Counter::WriteRequestsOut as usize], 1);
+    assert_eq!(result.counters, c.counters());
+}
+
+#[test]
+fn custom_user_agent_is_sent() {
+    let r = Receiver::start(vec![], Reply::status(200));
+    let c = client(&config(&r.url, &[("user_agent", "fleet-job/2.1")]));
+    assert_eq!(wait(&submit(&c, &batch(1))).outcome, Outcome::Written);
+    assert_eq!(r.requests()[0].header("user-agent"), Some("fleet-job/2.1"));
+}
+
+#[test]
+fn bad_request_drops_the_batch_with_the_body_in_the_message() {
+    let r = Receiver::start(
+        vec![Reply::status(400).body("out of order sample")],
+        Reply::status(204),
+    );
+    let c = client(&config(&r.url, &[]));
+    let result = wait(&submit(&c, &batch(2)));
+    assert_eq!(result.outcome, Outcome::DroppedNonRetryable);
+    assert!(result.message.contains("HTTP 400"), "{}", result.message);
+    assert!(result.message.contains("out of order sample"));
+    assert!(result.message.contains(&r.url));
+    let k = c.counters();
+    assert_eq!(k[Counter::SamplesNonRetryableDropped as usize], 4);
+    assert_eq!(k[Counter::SamplesDropped as usize], 4);
+    assert_eq!(k[Counter::WriteRequestsPermanentlyFailed as usize], 1);
+    assert_eq!(k[Counter::WriteRequestsRetries as usize], 0);
+    assert_eq!(r.requests().len(), 1);
+    // The next batch goes through.
+    assert_eq!(wait(&submit(&c, &batch(1))).outcome, Outcome::Written);
+    assert_eq!(c.counters()[Counter::SamplesOut as usize], 2);
+}
+
+#[test]
+fn throttling_is_retried_until_success_honouring_retry_after() {
+    let r = Receiver::start(
+        vec![
+            Reply::status(429),
+            Reply::status(429).header("Retry-After", "0"),
+            Reply::status(503),
+        ],
+        Reply::status(204),
+    );
+    let c = client(&config(&r.url, &[]));
+    let result = wait(&submit(&c, &batch(2)));
+    assert_eq!(result.outcome, Outcome::Written);
+    let reqs = r.requests();
+    assert_eq!(reqs.len(), 4);
+    assert!(reqs.windows(2).all(|w| w[0].body == w[1].body));
+    // Backoff 10 ms, then Retry-After 0, then backoff 40 ms (retry 3: 10 << 2, capped at 40).
+    assert!(reqs[1].at - reqs[0].at >= Duration::from_millis(10));
+    assert!(reqs[3].at - reqs[2].at >= Duration::from_millis(40));
+    let k = c.counters();
+    assert_eq!(k[Counter::WriteRequestsRetries as usize], 3);
+    assert_eq!(k[Counter::SamplesOut as usize], 4);
+    assert_eq!(k[Counter::SamplesDropped as usize], 0);
+}
+
+#[test]
+fn server_errors_until_the_limit_fail_by_default() {
+    let r = Receiver::start(vec![], Reply::status(500).body("boom"));
+    let c = client(&config(&r.url, &[]));
+    let result = wait(&submit(&c, &batch(1)));
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert!(result.message.contains("retry limit"), "{}", result.message);
+    assert!(result.message.contains("HTTP 500"));
+    assert!(result.message.contains("boom"));
+    assert_eq!(r.requests().len(), 4);
+    let k = c.counters();
+    assert_eq!(k[Counter::WriteRequestsRetries as usize], 3);
+    assert_eq!(k[Counter::WriteRequestsPermanentlyFailed as usize], 1);
+    assert_eq!(k[Counter::SamplesRetryLimitDropped as usize], 0);
+}
+
+#[test]
+fn server_errors_until_the_limit_discard_and_continue() {
+    let r = Receiver::start(vec![Reply::status(502); 4], Reply::status(204));
+    let c = client(&config(
+        &r.url,
+        &[("on_max_retries_exceeded", "DISCARD_AND_CONTINUE")],
+    ));
+    let result = wait(&submit(&c, &batch(1)));
+    assert_eq!(result.outcome, Outcome::DroppedRetryLimit);
+    let k = c.counters();
+    assert_eq!(k[Counter::SamplesRetryLimitDropped as usize], 2);
+    assert_eq!(k[Counter::SamplesDropped as usize], 2);
+    assert_eq!(k[Counter::WriteRequestsPermanentlyFailed as usize], 1);
+    assert_eq!(wait(&submit(&c, &batch(1))).outcome, Outcome::Written);
+    assert_eq!(c.counters()[Counter::SamplesOut as usize], 2);
+}
+
+#[test]
+fn forbidden_and_unauthorized_are_fatal() {
+    for status in [401, 403, 404] {
+        let r = Receiver::start(vec![], Reply::status(status).body("denied"));
+        let c = client(&config(&r.url, &[]));
+        let result = wait(&submit(&c, &batch(1)));
+        assert_eq!(result.outcome, Outcome::Failed, "{status}");
+        assert!(result.message.contains(&format!("HTTP {status}")));
+        assert_eq!(r.requests().len(), 1, "{status} is not retried");
+    }
+}
+
+#[test]
+fn connection_refused_is_retried_then_reported() {
+    // Bind and drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let c = client(&config(&url, &[]));
+    let result = wait(&submit(&c, &batch(1)));
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert!(result.message.contains("no answer"), "{}", result.message);
+    assert_eq!(c.counters()[Counter::WriteRequestsRetries as usize], 3);
+}
+
+#[test]
+fn invalid_series_are_dropped_alone_and_counted() {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let c = client(&config(&r.url, &[]));
+    let mut w = BatchWriter::new();
+    w.series("good", &[("a", "1")], &[(1.0, 1000)]);
+    w.series("bad-name", &[], &[(1.0, 1000), (2.0, 2000)]);
+    w.series("good", &[("a", "2"), ("a", "3")], &[(1.0, 1000)]);
+    w.series("good", &[("a", "")], &[(1.0, 1000)]);
+    w.series("", &[("a", "4")], &[(1.0, 1000)]);
+    w.series("good", &[("a", "5")], &[(5.0, 1000)]);
+    let result = wait(&submit(&c, &w.finish()));
+    assert_eq!(result.outcome, Outcome::Written);
+    assert_eq!(result.invalid.series, 4);
+    assert_eq!(result.invalid.samples, 5);
+    assert!(result.invalid.first.contains("invalid metric name"));
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&r.requests()[0].body)
+        .unwrap();
+    let wr = WriteRequest::decode(raw.as_slice()).unwrap();
+    let values: Vec<&str> = wr
+        .timeseries
+        .iter()
+        .map(|t| t.labels[1].value.as_str())
+        .collect();
+    assert_eq!(values, vec!["1", "5"]);
+    let k = c.counters();
+    assert_eq!(k[Counter::SamplesOut as usize], 2);
+    assert_eq!(k[Counter::SamplesInvalidDropped as usize], 5);
+    assert_eq!(k[Counter::SamplesDropped as usize], 5);
+}
+
+#[test]
+fn a_batch_of_only_invalid_series_sends_nothing() {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let c = client(&config(&r.url, &[]));
+    let mut w = BatchWriter::new();
+    w.series("1bad", &[], &[(1.0, 1)]);
+    let result = wait(&submit(&c, &w.finish()));
+    assert_eq!(result.outcome, Outcome::Written);
+    assert_eq!(result.invalid.series, 1);
+    assert_eq!(r.requests().len(), 0);
+}
+
+#[test]
+fn malformed_batch_is_an_error_and_sends_nothing() {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let c = client(&config(&r.url, &[]));
+    let mut buf = batch(2);
+    buf.truncate(buf.len() - 3);
+    let err = c
+        .submit(&buf, Box::new(|_| panic!("must not complete")))
+        .unwrap_err();
+    assert!(err.to_string().contains("malformed batch"), "{err}");
+    assert_eq!(wait(&submit(&c, &batch(1))).outcome, Outcome::Written);
+    assert_eq!(r.requests().len(), 1);
+}
+
+#[test]
+fn batches_are_sent_in_submission_order() {
+    let r = Receiver::start(
+        vec![Reply::status(503), Reply::status(503)],
+        Reply::status(204),
+    );
+    let c = client(&config(&r.url, &[]));
+    let receivers: Vec<_> = (1..=5).map(|n| submit(&c, &batch(n))).collect();
+    for rx in &receivers {
+        assert_eq!(wait(rx).outcome, Outcome::Written);
+    }
+    let counts: Vec<usize> = r
+        .requests()
+        .iter()
+        .map(|q| {
+            let raw = snap::raw::Decoder::new().decompress_vec(&q.body).unwrap();
+            WriteRequest::decode(raw.as_slice())
+                .unwrap()
+                .timeseries
+                .len()
+        })
+        .collect();
+    assert_eq!(counts, vec![1, 1, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn close_interrupts_a_long_backoff_and_joins_the_worker() {
+    let r = Receiver::start(vec![], Reply::status(503).header("Retry-After", "3600"));
+    let cfg = config(
+        &r.url,
+        &[
+            ("retry.max_delay_ms", "3600000"),
+            ("retry.max_retries", "2147483647"),
+        ],
+    );
+    let mut c = client(&cfg);
+    let rx = submit(&c, &batch(1));
+    while r.requests().is_empty() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let started = std::time::Instant::now();
+    c.close();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The abandoned batch is never completed.
+    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+    assert!(c.submit(&batch(1), Box::new(|_| {})).is_err());
+}
