@@ -1,0 +1,103 @@
+package dev.promsink.flink;
+
+import java.io.IOException;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.connector.base.sink.AsyncSinkBase;
+import org.apache.flink.connector.base.sink.writer.BufferedRequestState;
+import org.apache.flink.connector.base.sink.writer.ElementConverter;
+import org.apache.flink.connector.base.sink.writer.config.AsyncSinkWriterConfiguration;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
+
+/**
+ * A Flink sink writing {@link PrometheusTimeSeries} to a Prometheus Remote-Write endpoint through
+ * a native (Rust) core. Build it with {@link #builder()}; use it with {@code
+ * stream.keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector()).sinkTo(sink)}.
+ */
+public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedSeries> {
+  private static final long serialVersionUID = 1L;
+
+  private final Map<String, String> nativeOptions;
+  private final String metricGroupName;
+  private final int maxRecordSizeInSamples;
+
+  PrometheusSink(
+      int maxBatchSizeInSamples,
+      int maxRecordSizeInSamples,
+      int maxBufferedRequests,
+      long maxTimeInBufferMS,
+      Map<String, String> nativeOptions,
+      String metricGroupName) {
+    super(
+        (ElementConverter<PrometheusTimeSeries, EncodedSeries>)
+            (element, context) -> EncodedSeries.of(element),
+        maxBatchSizeInSamples,
+        1,
+        maxBufferedRequests,
+        maxBatchSizeInSamples,
+        maxTimeInBufferMS,
+        maxRecordSizeInSamples);
+    this.nativeOptions = Collections.unmodifiableMap(new LinkedHashMap<>(nativeOptions));
+    this.metricGroupName = metricGroupName;
+    this.maxRecordSizeInSamples = maxRecordSizeInSamples;
+  }
+
+  /** A builder with the Apache connector's options and defaults. */
+  public static PrometheusSinkBuilder builder() {
+    return new PrometheusSinkBuilder();
+  }
+
+  /** Not used by Flink 1.20+, which calls {@link #createWriter(WriterInitContext)}. */
+  @SuppressWarnings("deprecation")
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>> createWriter(
+      Sink.InitContext context) {
+    throw new UnsupportedOperationException(
+        "promsink needs Flink 1.20 or later (createWriter(WriterInitContext))");
+  }
+
+  @Override
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>> createWriter(
+      WriterInitContext context) throws IOException {
+    return restoreWriter(context, Collections.emptyList());
+  }
+
+  @Override
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>>
+      restoreWriter(
+          WriterInitContext context, Collection<BufferedRequestState<EncodedSeries>> states)
+          throws IOException {
+    AsyncSinkWriterConfiguration configuration =
+        AsyncSinkWriterConfiguration.builder()
+            .setMaxBatchSize(getMaxBatchSize())
+            .setMaxBatchSizeInBytes(getMaxBatchSizeInBytes())
+            .setMaxInFlightRequests(getMaxInFlightRequests())
+            .setMaxBufferedRequests(getMaxBufferedRequests())
+            .setMaxTimeInBufferMS(getMaxTimeInBufferMS())
+            .setMaxRecordSizeInBytes(getMaxRecordSizeInBytes())
+            .build();
+    return new PrometheusSinkWriter(
+        getElementConverter(),
+        context,
+        configuration,
+        states,
+        nativeOptions,
+        metricGroupName,
+        maxRecordSizeInSamples);
+  }
+
+  @Override
+  public SimpleVersionedSerializer<BufferedRequestState<EncodedSeries>>
+      getWriterStateSerializer() {
+    return new EncodedSeriesStateSerializer();
+  }
+
+  /** The options handed to the native client (secrets are not part of them yet). */
+  Map<String, String> nativeOptions() {
+    return nativeOptions;
+  }
+}

@@ -1,0 +1,288 @@
+package dev.promsink.flink;
+
+import dev.promsink.flink.PrometheusSinkConfiguration.OnErrorBehavior;
+import dev.promsink.flink.PrometheusSinkConfiguration.RetryConfiguration;
+import dev.promsink.flink.PrometheusSinkConfiguration.SinkWriterErrorHandlingBehaviorConfiguration;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.flink.connector.base.sink.AsyncSinkBaseBuilder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds a {@link PrometheusSink}. Same options and defaults as Apache's Prometheus connector;
+ * every option is checked in {@link #build()}, which names the option, the value and the allowed
+ * range of the first one that is wrong.
+ */
+public class PrometheusSinkBuilder
+    extends AsyncSinkBaseBuilder<PrometheusTimeSeries, EncodedSeries, PrometheusSinkBuilder> {
+  private static final Logger LOG = LoggerFactory.getLogger(PrometheusSinkBuilder.class);
+
+  /** Default max batch size, in samples. */
+  public static final int DEFAULT_MAX_BATCH_SIZE_IN_SAMPLES = 500;
+
+  /** Default max time a sample waits in the buffer. */
+  public static final long DEFAULT_MAX_TIME_IN_BUFFER_MS = 5000;
+
+  /** Default max number of buffered records. */
+  public static final int DEFAULT_MAX_BUFFERED_REQUESTS = 1000;
+
+  /** Default connect and read timeout. */
+  public static final int DEFAULT_SOCKET_TIMEOUT_MS = 5000;
+
+  /** Default name of the metric group holding the sink's counters. */
+  public static final String DEFAULT_METRIC_GROUP_NAME = "Prometheus";
+
+  private static final List<String> RESERVED_HEADERS =
+      Arrays.asList(
+          "content-encoding", "content-type", "x-prometheus-remote-write-version", "user-agent");
+
+  private String prometheusRemoteWriteUrl;
+  private Integer maxBatchSizeInSamples;
+  private Integer maxRecordSizeInSamples;
+  private RetryConfiguration retryConfiguration;
+  private SinkWriterErrorHandlingBehaviorConfiguration errorHandlingBehaviorConfiguration;
+  private Integer socketTimeoutMs;
+  private String httpUserAgent;
+  private String metricGroupName;
+  private PrometheusRequestSigner requestSigner;
+  private final Map<String, String> httpHeaders = new LinkedHashMap<>();
+
+  PrometheusSinkBuilder() {}
+
+  /** The Remote-Write endpoint, e.g. {@code http://prometheus:9090/api/v1/write}. Required. */
+  public PrometheusSinkBuilder setPrometheusRemoteWriteUrl(String prometheusRemoteWriteUrl) {
+    this.prometheusRemoteWriteUrl = prometheusRemoteWriteUrl;
+    return this;
+  }
+
+  /** Max samples in one write request (default 500; must be > 1). */
+  public PrometheusSinkBuilder setMaxBatchSizeInSamples(int maxBatchSizeInSamples) {
+    this.maxBatchSizeInSamples = maxBatchSizeInSamples;
+    return this;
+  }
+
+  /**
+   * Max samples of one buffered entry (default: the batch size; at most the batch size). A record
+   * with more samples is split into consecutive entries, never rejected.
+   */
+  public PrometheusSinkBuilder setMaxRecordSizeInSamples(int maxRecordSizeInSamples) {
+    this.maxRecordSizeInSamples = maxRecordSizeInSamples;
+    return this;
+  }
+
+  /** Backoff and retry limit (default 30 ms doubling to 5000 ms, 100 retries). */
+  public PrometheusSinkBuilder setRetryConfiguration(RetryConfiguration retryConfiguration) {
+    this.retryConfiguration = retryConfiguration;
+    return this;
+  }
+
+  /** What happens after the retry limit (default FAIL) and non-retryable answers. */
+  public PrometheusSinkBuilder setErrorHandlingBehaviorConfiguration(
+      SinkWriterErrorHandlingBehaviorConfiguration errorHandlingBehaviorConfiguration) {
+    this.errorHandlingBehaviorConfiguration = errorHandlingBehaviorConfiguration;
+    return this;
+  }
+
+  /** Connect and read timeout in milliseconds (default 5000; 0 waits for ever). */
+  public PrometheusSinkBuilder setSocketTimeoutMs(int socketTimeoutMs) {
+    this.socketTimeoutMs = socketTimeoutMs;
+    return this;
+  }
+
+  /** The {@code User-Agent} header (default {@code promsink/<version>}). */
+  public PrometheusSinkBuilder setHttpUserAgent(String httpUserAgent) {
+    this.httpUserAgent = httpUserAgent;
+    return this;
+  }
+
+  /** Name of the metric group holding the sink's counters (default "Prometheus"). */
+  public PrometheusSinkBuilder setMetricGroupName(String metricGroupName) {
+    this.metricGroupName = metricGroupName;
+    return this;
+  }
+
+  /** Adds headers to every request (not supported yet: {@link #build()} rejects a signer). */
+  public PrometheusSinkBuilder setRequestSigner(PrometheusRequestSigner requestSigner) {
+    this.requestSigner = requestSigner;
+    return this;
+  }
+
+  /**
+   * Adds a header to every request, e.g. {@code X-Scope-OrgID}. The Remote-Write headers
+   * (Content-Encoding, Content-Type, X-Prometheus-Remote-Write-Version, User-Agent) are reserved.
+   */
+  public PrometheusSinkBuilder addHttpHeader(String name, String value) {
+    httpHeaders.put(name, value);
+    return this;
+  }
+
+  /** Not supported: batches are sized in samples ({@link #setMaxBatchSizeInSamples}). */
+  @Override
+  public PrometheusSinkBuilder setMaxBatchSizeInBytes(long maxBatchSizeInBytes) {
+    throw new UnsupportedOperationException(
+        "setMaxBatchSizeInBytes is not supported: use setMaxBatchSizeInSamples");
+  }
+
+  /** Not supported: records are sized in samples ({@link #setMaxRecordSizeInSamples}). */
+  @Override
+  public PrometheusSinkBuilder setMaxRecordSizeInBytes(long maxRecordSizeInBytes) {
+    throw new UnsupportedOperationException(
+        "setMaxRecordSizeInBytes is not supported: use setMaxRecordSizeInSamples");
+  }
+
+  /** Not supported: batches are sized in samples ({@link #setMaxBatchSizeInSamples}). */
+  @Override
+  public PrometheusSinkBuilder setMaxBatchSize(int maxBatchSize) {
+    throw new UnsupportedOperationException(
+        "setMaxBatchSize is not supported: use setMaxBatchSizeInSamples");
+  }
+
+  /** Checks every option and builds the sink. */
+  @Override
+  public PrometheusSink build() {
+    String url = prometheusRemoteWriteUrl;
+    if (url == null || url.trim().isEmpty()) {
+      throw invalid("setPrometheusRemoteWriteUrl", url, "a non-blank http:// or https:// URL");
+    }
+    checkUrl(url);
+    int batch = orDefault(maxBatchSizeInSamples, DEFAULT_MAX_BATCH_SIZE_IN_SAMPLES);
+    if (batch <= 1) {
+      throw invalid("setMaxBatchSizeInSamples", batch, "2 to " + Integer.MAX_VALUE);
+    }
+    int record = orDefault(maxRecordSizeInSamples, batch);
+    if (record < 1 || record > batch) {
+      throw invalid(
+          "setMaxRecordSizeInSamples", record, "1 to the max batch size in samples (" + batch + ")");
+    }
+    int buffered = orDefault(getMaxBufferedRequests(), DEFAULT_MAX_BUFFERED_REQUESTS);
+    if (buffered <= batch) {
+      throw invalid(
+          "setMaxBufferedRequests",
+          buffered,
+          "more than the max batch size in samples (" + batch + ")");
+    }
+    long maxTime = orDefault(getMaxTimeInBufferMS(), DEFAULT_MAX_TIME_IN_BUFFER_MS);
+    if (maxTime <= 0) {
+      throw invalid("setMaxTimeInBufferMS", maxTime, "1 to " + Long.MAX_VALUE);
+    }
+    Integer inFlight = getMaxInFlightRequests();
+    if (inFlight != null && inFlight != 1) {
+      LOG.warn(
+          "setMaxInFlightRequests({}) is ignored: one request is in flight per sink writer", inFlight);
+    }
+    RetryConfiguration retry =
+        retryConfiguration != null
+            ? retryConfiguration
+            : RetryConfiguration.DEFAULT_RETRY_CONFIGURATION;
+    if (retry.getInitialRetryDelayMS() <= 0) {
+      throw invalid(
+          "RetryConfiguration.setInitialRetryDelayMS",
+          retry.getInitialRetryDelayMS(),
+          "1 to " + Long.MAX_VALUE);
+    }
+    if (retry.getMaxRetryDelayMS() < retry.getInitialRetryDelayMS()) {
+      throw invalid(
+          "RetryConfiguration.setMaxRetryDelayMS",
+          retry.getMaxRetryDelayMS(),
+          "at least the initial retry delay (" + retry.getInitialRetryDelayMS() + ")");
+    }
+    if (retry.getMaxRetryCount() <= 0) {
+      throw invalid(
+          "RetryConfiguration.setMaxRetryCount",
+          retry.getMaxRetryCount(),
+          "1 to " + Integer.MAX_VALUE);
+    }
+    SinkWriterErrorHandlingBehaviorConfiguration behaviors =
+        errorHandlingBehaviorConfiguration != null
+            ? errorHandlingBehaviorConfiguration
+            : SinkWriterErrorHandlingBehaviorConfiguration.DEFAULT_BEHAVIORS;
+    if (behaviors.getOnMaxRetryExceeded() == null) {
+      throw invalid("onMaxRetryExceeded", null, "FAIL or DISCARD_AND_CONTINUE");
+    }
+    if (behaviors.getOnPrometheusNonRetryableError() != OnErrorBehavior.DISCARD_AND_CONTINUE) {
+      throw invalid(
+          "onPrometheusNonRetryableError",
+          behaviors.getOnPrometheusNonRetryableError(),
+          "DISCARD_AND_CONTINUE only");
+    }
+    int socketTimeout = orDefault(socketTimeoutMs, DEFAULT_SOCKET_TIMEOUT_MS);
+    if (socketTimeout < 0) {
+      throw invalid("setSocketTimeoutMs", socketTimeout, "0 (no timeout) to " + Integer.MAX_VALUE);
+    }
+    if (httpUserAgent != null && httpUserAgent.trim().isEmpty()) {
+      throw invalid("setHttpUserAgent", httpUserAgent, "a non-blank string");
+    }
+    String group = metricGroupName != null ? metricGroupName : DEFAULT_METRIC_GROUP_NAME;
+    if (group.trim().isEmpty()) {
+      throw invalid("setMetricGroupName", group, "a non-blank string");
+    }
+    if (requestSigner != null) {
+      throw invalid(
+          "setRequestSigner",
+          requestSigner.getClass().getName(),
+          "null: request signers are not supported yet");
+    }
+    for (Map.Entry<String, String> h : httpHeaders.entrySet()) {
+      checkHeader(h.getKey(), h.getValue());
+    }
+
+    Map<String, String> options = new LinkedHashMap<>();
+    options.put("url", url.trim());
+    if (httpUserAgent != null) {
+      options.put("user_agent", httpUserAgent);
+    }
+    options.put("socket_timeout_ms", Integer.toString(socketTimeout));
+    options.put("retry.initial_delay_ms", Long.toString(retry.getInitialRetryDelayMS()));
+    options.put("retry.max_delay_ms", Long.toString(retry.getMaxRetryDelayMS()));
+    options.put("retry.max_retries", Integer.toString(retry.getMaxRetryCount()));
+    options.put("on_max_retries_exceeded", behaviors.getOnMaxRetryExceeded().name());
+    for (Map.Entry<String, String> h : httpHeaders.entrySet()) {
+      options.put("header." + h.getKey(), h.getValue());
+    }
+    return new PrometheusSink(batch, record, buffered, maxTime, options, group);
+  }
+
+  private static void checkUrl(String url) {
+    try {
+      URI uri = new URI(url.trim());
+      String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+      if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
+        throw invalid("setPrometheusRemoteWriteUrl", url, "an http:// or https:// URL with a host");
+      }
+    } catch (URISyntaxException e) {
+      throw invalid(
+          "setPrometheusRemoteWriteUrl", url, "a valid URL (" + e.getMessage() + ")");
+    }
+  }
+
+  private static void checkHeader(String name, String value) {
+    if (name == null || !name.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) {
+      throw invalid("addHttpHeader", name, "an HTTP header name (RFC 9110 token)");
+    }
+    if (RESERVED_HEADERS.contains(name.toLowerCase(Locale.ROOT))) {
+      throw invalid(
+          "addHttpHeader",
+          name,
+          "any header but the reserved Content-Encoding, Content-Type,"
+              + " X-Prometheus-Remote-Write-Version and User-Agent (use setHttpUserAgent)");
+    }
+    if (value == null || value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
+      throw invalid("addHttpHeader(" + name + ")", "<hidden>", "a non-null value without CR/LF");
+    }
+  }
+
+  private static <T> T orDefault(T value, T defaultValue) {
+    return value != null ? value : defaultValue;
+  }
+
+  private static IllegalArgumentException invalid(String option, Object value, String allowed) {
+    return new IllegalArgumentException(
+        "Invalid " + option + ": " + value + "; allowed: " + allowed);
+  }
+}

@@ -1,0 +1,179 @@
+package dev.promsink.flink;
+
+import dev.promsink.flink.jni.BatchCallback;
+import dev.promsink.flink.jni.BatchFormat;
+import dev.promsink.flink.jni.NativeClient;
+import dev.promsink.flink.jni.NativeException;
+import dev.promsink.flink.jni.SinkCounter;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.connector.base.sink.writer.AsyncSinkWriter;
+import org.apache.flink.connector.base.sink.writer.BufferedRequestState;
+import org.apache.flink.connector.base.sink.writer.ElementConverter;
+import org.apache.flink.connector.base.sink.writer.ResultHandler;
+import org.apache.flink.connector.base.sink.writer.config.AsyncSinkWriterConfiguration;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sink writer: Flink batches {@link EncodedSeries}; each batch becomes one direct buffer and
+ * one JNI call. Validation, encoding, compression, HTTP, retries and counting happen natively;
+ * the native sender thread completes the batch, so the mailbox thread never waits on HTTP.
+ */
+final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, EncodedSeries> {
+  private static final Logger LOG = LoggerFactory.getLogger(PrometheusSinkWriter.class);
+
+  private final NativeClient client;
+  private final int maxRecordSizeInSamples;
+  private volatile long[] counters = new long[SinkCounter.values().length];
+  private ByteBuffer batchBuffer;
+
+  PrometheusSinkWriter(
+      ElementConverter<PrometheusTimeSeries, EncodedSeries> elementConverter,
+      WriterInitContext context,
+      AsyncSinkWriterConfiguration configuration,
+      Collection<BufferedRequestState<EncodedSeries>> states,
+      Map<String, String> nativeOptions,
+      String metricGroupName,
+      int maxRecordSizeInSamples) {
+    super(elementConverter, context, configuration, states);
+    this.maxRecordSizeInSamples = maxRecordSizeInSamples;
+    this.client = NativeClient.create(nativeOptions);
+    registerCounters(context.metricGroup().addGroup(metricGroupName));
+  }
+
+  private void registerCounters(MetricGroup group) {
+    for (SinkCounter c : SinkCounter.values()) {
+      group.counter(c.metricName(), new NativeCounter(c.ordinal()));
+    }
+  }
+
+  /** Splits a record with more samples than the max record size instead of failing the job. */
+  @Override
+  public void write(PrometheusTimeSeries element, Context context)
+      throws IOException, InterruptedException {
+    PrometheusTimeSeries.Sample[] samples = element.getSamples();
+    if (samples.length <= maxRecordSizeInSamples) {
+      super.write(element, context);
+      return;
+    }
+    for (int from = 0; from < samples.length; from += maxRecordSizeInSamples) {
+      PrometheusTimeSeries.Builder part =
+          PrometheusTimeSeries.builder().withMetricName(element.getMetricName());
+      for (PrometheusTimeSeries.Label l : element.getLabels()) {
+        part.addLabel(l.getName(), l.getValue());
+      }
+      int to = Math.min(samples.length, from + maxRecordSizeInSamples);
+      for (int i = from; i < to; i++) {
+        part.addSample(samples[i].getValue(), samples[i].getTimestamp());
+      }
+      super.write(part.build(), context);
+    }
+  }
+
+  @Override
+  protected void submitRequestEntries(
+      List<EncodedSeries> entries, ResultHandler<EncodedSeries> resultHandler) {
+    batchBuffer = BatchFormat.writeBatch(entries, EncodedSeries::bytes, batchBuffer);
+    try {
+      client.submit(batchBuffer, batchBuffer.limit(), new Completion(resultHandler));
+    } catch (NativeException e) {
+      resultHandler.completeExceptionally(
+          new PrometheusSinkWriteException("promsink could not submit a batch", e));
+    }
+  }
+
+  @Override
+  protected long getSizeInBytes(EncodedSeries entry) {
+    return entry.sampleCount();
+  }
+
+  @Override
+  public void close() {
+    try {
+      super.close();
+    } finally {
+      client.close();
+      counters = client.counters();
+    }
+  }
+
+  /** Completes one batch from the native sender thread. */
+  private final class Completion implements BatchCallback {
+    private final ResultHandler<EncodedSeries> resultHandler;
+
+    Completion(ResultHandler<EncodedSeries> resultHandler) {
+      this.resultHandler = resultHandler;
+    }
+
+    @Override
+    public void onComplete(
+        int outcome,
+        String message,
+        long invalidSeries,
+        long invalidSamples,
+        String firstInvalid,
+        long[] counterValues) {
+      counters = counterValues;
+      if (invalidSeries > 0) {
+        LOG.warn(
+            "Dropped {} invalid series ({} samples) of a batch; the rest was sent. First: {}",
+            invalidSeries,
+            invalidSamples,
+            firstInvalid);
+      }
+      switch (outcome) {
+        case WRITTEN:
+          resultHandler.complete();
+          break;
+        case DROPPED_NON_RETRYABLE:
+        case DROPPED_RETRY_LIMIT:
+          LOG.warn("Dropped a write request: {}", message);
+          resultHandler.complete();
+          break;
+        default:
+          resultHandler.completeExceptionally(new PrometheusSinkWriteException(message));
+      }
+    }
+  }
+
+  /** A Flink counter showing a native counter; only the native client changes it. */
+  private final class NativeCounter implements Counter {
+    private final int index;
+
+    NativeCounter(int index) {
+      this.index = index;
+    }
+
+    @Override
+    public long getCount() {
+      return counters[index];
+    }
+
+    @Override
+    public void inc() {
+      throw new UnsupportedOperationException("promsink counters are maintained natively");
+    }
+
+    @Override
+    public void inc(long n) {
+      throw new UnsupportedOperationException("promsink counters are maintained natively");
+    }
+
+    @Override
+    public void dec() {
+      throw new UnsupportedOperationException("promsink counters are maintained natively");
+    }
+
+    @Override
+    public void dec(long n) {
+      throw new UnsupportedOperationException("promsink counters are maintained natively");
+    }
+  }
+}

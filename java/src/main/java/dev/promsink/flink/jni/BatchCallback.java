@@ -1,0 +1,38 @@
+package dev.promsink.flink.jni;
+
+/**
+ * Receives the end of one submitted batch. Called exactly once per batch from the native sender
+ * thread (named {@code promsink-sender-N}), never for a batch abandoned by {@link
+ * NativeClient#close()}. Implementations must not block.
+ */
+public interface BatchCallback {
+  /** The batch was written (or held no valid series). */
+  int WRITTEN = 0;
+
+  /** The receiver answered a non-retryable 4xx: the batch was dropped and counted. */
+  int DROPPED_NON_RETRYABLE = 1;
+
+  /** The retry limit was reached with DISCARD_AND_CONTINUE: the batch was dropped and counted. */
+  int DROPPED_RETRY_LIMIT = 2;
+
+  /** A fatal answer, or the retry limit with FAIL: the job must fail with {@code message}. */
+  int FAILED = 3;
+
+  /**
+   * Called once when the batch is done.
+   *
+   * @param outcome one of the constants of this interface
+   * @param message for anything but {@link #WRITTEN}: endpoint, status or error, response body
+   * @param invalidSeries series of the batch dropped by validation
+   * @param invalidSamples samples in those series
+   * @param firstInvalid why the first invalid series was dropped, with its metric name
+   * @param counters the client's counters after this batch, indexed as {@link SinkCounter}
+   */
+  void onComplete(
+      int outcome,
+      String message,
+      long invalidSeries,
+      long invalidSamples,
+      String firstInvalid,
+      long[] counters);
+}

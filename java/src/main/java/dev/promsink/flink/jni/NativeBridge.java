@@ -1,0 +1,27 @@
+package dev.promsink.flink.jni;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The native methods of {@code libpromsink}. Use {@link NativeClient}, which owns a handle and
+ * makes these calls safe; calling them directly with a stale handle is undefined behaviour.
+ */
+final class NativeBridge {
+  static {
+    NativeLibraryLoader.load();
+  }
+
+  private NativeBridge() {}
+
+  /** Creates a client from key/value pairs; returns its handle. */
+  static native long create(String[] keysAndValues);
+
+  /** Reads {@code length} bytes of the direct buffer {@code batch} now; completes later. */
+  static native void submit(long handle, ByteBuffer batch, int length, BatchCallback callback);
+
+  /** The client's counters, indexed as {@link SinkCounter}. */
+  static native long[] counters(long handle);
+
+  /** Stops and joins the sender thread and frees the client. */
+  static native void close(long handle);
+}

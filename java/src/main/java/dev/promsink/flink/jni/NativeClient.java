@@ -1,0 +1,79 @@
+package dev.promsink.flink.jni;
+
+import java.nio.ByteBuffer;
+import java.util.Map;
+
+/**
+ * One native Remote-Write client: a handle to the Rust side, its sender thread and counters. Safe
+ * against use after close and double close; all methods are thread-safe.
+ */
+public final class NativeClient implements AutoCloseable {
+  private long handle;
+  private long[] lastCounters = new long[SinkCounter.values().length];
+
+  private NativeClient(long handle) {
+    this.handle = handle;
+  }
+
+  /**
+   * Creates a client. Options are the native configuration keys (see {@code
+   * docs/configuration.md}); an unknown key or a bad value is a {@link NativeException}.
+   */
+  public static NativeClient create(Map<String, String> options) {
+    String[] pairs = new String[options.size() * 2];
+    int i = 0;
+    for (Map.Entry<String, String> e : options.entrySet()) {
+      pairs[i++] = e.getKey();
+      pairs[i++] = e.getValue();
+    }
+    return new NativeClient(NativeBridge.create(pairs));
+  }
+
+  /**
+   * Submits the first {@code length} bytes of {@code batch} (a direct buffer in the batch format).
+   * The bytes are read before this returns, so the buffer may be reused at once. {@code callback}
+   * is called once, later, from the sender thread.
+   *
+   * @throws NativeException if the batch is malformed or the client is closed
+   */
+  public synchronized void submit(ByteBuffer batch, int length, BatchCallback callback) {
+    if (!batch.isDirect()) {
+      throw new IllegalArgumentException("the batch buffer must be a direct ByteBuffer");
+    }
+    NativeBridge.submit(liveHandle(), batch, length, callback);
+  }
+
+  /** The counters, indexed as {@link SinkCounter}; after close, their final values. */
+  public synchronized long[] counters() {
+    if (handle != 0) {
+      lastCounters = NativeBridge.counters(handle);
+    }
+    return lastCounters.clone();
+  }
+
+  /** True until {@link #close()}. */
+  public synchronized boolean isOpen() {
+    return handle != 0;
+  }
+
+  /**
+   * Stops the sender thread (abandoning queued batches and backoff waits, after at most the
+   * request in progress), joins it and frees the native client. Idempotent.
+   */
+  @Override
+  public synchronized void close() {
+    if (handle != 0) {
+      lastCounters = NativeBridge.counters(handle);
+      long h = handle;
+      handle = 0;
+      NativeBridge.close(h);
+    }
+  }
+
+  private long liveHandle() {
+    if (handle == 0) {
+      throw new NativeException(NativeException.CLOSED, "the native client is closed");
+    }
+    return handle;
+  }
+}
