@@ -15,9 +15,9 @@ import org.apache.flink.connector.base.sink.writer.config.AsyncSinkWriterConfigu
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 
 /**
- * A Flink sink writing {@link PrometheusTimeSeries} to a Prometheus Remote-Write endpoint through
- * a native (Rust) core. Build it with {@link #builder()}; use it with {@code
- * stream.keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector()).sinkTo(sink)}.
+ * A Flink sink writing {@link PrometheusTimeSeries} to a Prometheus Remote-Write endpoint through a
+ * native (Rust) core. Build it with {@link #builder()}; use it with {@code stream.keyBy(new
+ * PrometheusTimeSeriesLabelsAndMetricNameKeySelector()).sinkTo(sink)}.
  */
 public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedSeries> {
   private static final long serialVersionUID = 1L;
@@ -91,9 +91,28 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
   }
 
   @Override
-  public SimpleVersionedSerializer<BufferedRequestState<EncodedSeries>>
-      getWriterStateSerializer() {
+  public SimpleVersionedSerializer<BufferedRequestState<EncodedSeries>> getWriterStateSerializer() {
     return new EncodedSeriesStateSerializer();
+  }
+
+  /** The configuration in one line, for logs. */
+  @Override
+  public String toString() {
+    return "PrometheusSink{maxBatchSizeInSamples="
+        + getMaxBatchSize()
+        + ", maxRecordSizeInSamples="
+        + getMaxRecordSizeInBytes()
+        + ", maxBufferedRequests="
+        + getMaxBufferedRequests()
+        + ", maxTimeInBufferMS="
+        + getMaxTimeInBufferMS()
+        + ", maxInFlightRequests="
+        + getMaxInFlightRequests()
+        + ", metricGroupName="
+        + metricGroupName
+        + ", native="
+        + nativeOptions
+        + "}";
   }
 
   /** The options handed to the native client (secrets are not part of them yet). */

@@ -158,7 +158,9 @@ public class PrometheusSinkBuilder
     int record = orDefault(maxRecordSizeInSamples, batch);
     if (record < 1 || record > batch) {
       throw invalid(
-          "setMaxRecordSizeInSamples", record, "1 to the max batch size in samples (" + batch + ")");
+          "setMaxRecordSizeInSamples",
+          record,
+          "1 to the max batch size in samples (" + batch + ")");
     }
     int buffered = orDefault(getMaxBufferedRequests(), DEFAULT_MAX_BUFFERED_REQUESTS);
     if (buffered <= batch) {
@@ -174,7 +176,8 @@ public class PrometheusSinkBuilder
     Integer inFlight = getMaxInFlightRequests();
     if (inFlight != null && inFlight != 1) {
       LOG.warn(
-          "setMaxInFlightRequests({}) is ignored: one request is in flight per sink writer", inFlight);
+          "setMaxInFlightRequests({}) is ignored: one request is in flight per sink writer",
+          inFlight);
     }
     RetryConfiguration retry =
         retryConfiguration != null
@@ -256,8 +259,7 @@ public class PrometheusSinkBuilder
         throw invalid("setPrometheusRemoteWriteUrl", url, "an http:// or https:// URL with a host");
       }
     } catch (URISyntaxException e) {
-      throw invalid(
-          "setPrometheusRemoteWriteUrl", url, "a valid URL (" + e.getMessage() + ")");
+      throw invalid("setPrometheusRemoteWriteUrl", url, "a valid URL (" + e.getMessage() + ")");
     }
   }
 

@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The sink writer: Flink batches {@link EncodedSeries}; each batch becomes one direct buffer and
- * one JNI call. Validation, encoding, compression, HTTP, retries and counting happen natively;
- * the native sender thread completes the batch, so the mailbox thread never waits on HTTP.
+ * one JNI call. Validation, encoding, compression, HTTP, retries and counting happen natively; the
+ * native sender thread completes the batch, so the mailbox thread never waits on HTTP.
  */
 final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, EncodedSeries> {
   private static final Logger LOG = LoggerFactory.getLogger(PrometheusSinkWriter.class);

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.promsink.flink.jni.SinkCounter;
 import dev.promsink.flink.testing.PrometheusServer;
-import dev.promsink.flink.testing.SinkCounters;
 import dev.promsink.flink.testing.Samples;
+import dev.promsink.flink.testing.SinkCounters;
 import dev.promsink.flink.testing.VictoriaMetricsServer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -127,8 +127,10 @@ class EndToEndTest {
     }
     List<PrometheusTimeSeries> bad = new ArrayList<>();
     bad.add(ts("e2e-bad-name").addLabel("device", "x").addSample(1, base).build());
-    bad.add(ts("e2e_mixed").addLabel("device", "a").addLabel("device", "b").addSample(1, base).build());
-    bad.add(ts("e2e_mixed").addLabel("device", "").addSample(1, base).addSample(2, base + 1).build());
+    bad.add(
+        ts("e2e_mixed").addLabel("device", "a").addLabel("device", "b").addSample(1, base).build());
+    bad.add(
+        ts("e2e_mixed").addLabel("device", "").addSample(1, base).addSample(2, base + 1).build());
     bad.add(ts(null).addLabel("device", "y").addSample(1, base).build());
     bad.add(ts("e2e_mixed").addLabel("__tenant", "t").addSample(1, base).build());
     bad.add(ts("e2e_mixed").addLabel("9lives", "t").addSample(1, base).build());

@@ -10,8 +10,8 @@ import java.util.function.Function;
 
 /**
  * Writer of the JNI batch format, version 1 ({@code docs/batch-format.md}): little-endian, a
- * 12-byte header then length-prefixed entries. An entry body holds one series: sample count,
- * label count, metric name, labels, samples.
+ * 12-byte header then length-prefixed entries. An entry body holds one series: sample count, label
+ * count, metric name, labels, samples.
  */
 public final class BatchFormat {
   /** "PMSK" as a little-endian int. */
@@ -31,8 +31,8 @@ public final class BatchFormat {
   private BatchFormat() {}
 
   /**
-   * Encodes one series as an entry body. {@code metricName} may be null (sent as empty, which
-   * the native side rejects as a missing metric name). Labels are name, value pairs.
+   * Encodes one series as an entry body. {@code metricName} may be null (sent as empty, which the
+   * native side rejects as a missing metric name). Labels are name, value pairs.
    */
   public static byte[] encodeEntry(
       String metricName, String[] labelNamesAndValues, double[] values, long[] timestamps) {

@@ -57,8 +57,8 @@ public final class NativeClient implements AutoCloseable {
   }
 
   /**
-   * Stops the sender thread (abandoning queued batches and backoff waits, after at most the
-   * request in progress), joins it and frees the native client. Idempotent.
+   * Stops the sender thread (abandoning queued batches and backoff waits, after at most the request
+   * in progress), joins it and frees the native client. Idempotent.
    */
   @Override
   public synchronized void close() {

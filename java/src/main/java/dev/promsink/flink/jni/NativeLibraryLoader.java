@@ -16,8 +16,8 @@ import java.util.Locale;
  * fresh temporary file, loaded from there and the file deleted at once (the mapping stays valid):
  * each class loader gets its own copy and nothing is left on disk.
  *
- * <p>The library comes from the jar ({@code native/<os>-<arch>/libpromsink.so}) unless the
- * system property {@value #LIBRARY_PROPERTY} names another file.
+ * <p>The library comes from the jar ({@code native/<os>-<arch>/libpromsink.so}) unless the system
+ * property {@value #LIBRARY_PROPERTY} names another file.
  */
 public final class NativeLibraryLoader {
   /** System property naming a library file to use instead of the bundled one. */

@@ -60,11 +60,11 @@ public abstract class ReceiverProcess implements AutoCloseable {
       c.setConnectTimeout(5000);
       c.setReadTimeout(30000);
       int status = c.getResponseCode();
-      byte[] body =
-          (status < 400 ? c.getInputStream() : c.getErrorStream()).readAllBytes();
+      byte[] body = (status < 400 ? c.getInputStream() : c.getErrorStream()).readAllBytes();
       String text = new String(body, StandardCharsets.UTF_8);
       if (status != 200) {
-        throw new IllegalStateException("GET " + pathAndQuery + " answered " + status + ": " + text);
+        throw new IllegalStateException(
+            "GET " + pathAndQuery + " answered " + status + ": " + text);
       }
       return text;
     } catch (IOException e) {

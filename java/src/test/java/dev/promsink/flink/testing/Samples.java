@@ -46,7 +46,9 @@ public final class Samples {
   public static String key(Map<String, String> labels) {
     StringBuilder b = new StringBuilder("{");
     new TreeMap<>(labels)
-        .forEach((k, v) -> b.append(b.length() > 1 ? "," : "").append(k).append("=\"").append(v).append('"'));
+        .forEach(
+            (k, v) ->
+                b.append(b.length() > 1 ? "," : "").append(k).append("=\"").append(v).append('"'));
     return b.append('}').toString();
   }
 

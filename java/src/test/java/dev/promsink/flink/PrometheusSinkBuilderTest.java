@@ -1,0 +1,207 @@
+package dev.promsink.flink;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.promsink.flink.PrometheusSinkConfiguration.OnErrorBehavior;
+import dev.promsink.flink.PrometheusSinkConfiguration.RetryConfiguration;
+import dev.promsink.flink.PrometheusSinkConfiguration.SinkWriterErrorHandlingBehaviorConfiguration;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class PrometheusSinkBuilderTest {
+  private static final String URL = "http://127.0.0.1:9090/api/v1/write";
+
+  private static PrometheusSinkBuilder valid() {
+    return PrometheusSink.builder().setPrometheusRemoteWriteUrl(URL);
+  }
+
+  @Test
+  void defaultsMatchTheApacheConnector() {
+    PrometheusSink sink = valid().build();
+    assertThat(sink.toString())
+        .startsWith(
+            "PrometheusSink{maxBatchSizeInSamples=500, maxRecordSizeInSamples=500,"
+                + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightRequests=1,"
+                + " metricGroupName=Prometheus, native={");
+    assertThat(sink.nativeOptions())
+        .containsEntry("url", URL)
+        .containsEntry("socket_timeout_ms", "5000")
+        .containsEntry("retry.initial_delay_ms", "30")
+        .containsEntry("retry.max_delay_ms", "5000")
+        .containsEntry("retry.max_retries", "100")
+        .containsEntry("on_max_retries_exceeded", "FAIL")
+        .doesNotContainKey("user_agent");
+  }
+
+  @Test
+  void everyOptionReachesTheSink() {
+    PrometheusSink sink =
+        valid()
+            .setMaxBatchSizeInSamples(2000)
+            .setMaxRecordSizeInSamples(100)
+            .setMaxBufferedRequests(5000)
+            .setMaxTimeInBufferMS(250)
+            .setSocketTimeoutMs(1234)
+            .setHttpUserAgent("fleet/1.0")
+            .setRetryConfiguration(
+                RetryConfiguration.builder()
+                    .setInitialRetryDelayMS(7)
+                    .setMaxRetryDelayMS(70)
+                    .setMaxRetryCount(Integer.MAX_VALUE)
+                    .build())
+            .setErrorHandlingBehaviorConfiguration(
+                SinkWriterErrorHandlingBehaviorConfiguration.builder()
+                    .onMaxRetryExceeded(OnErrorBehavior.DISCARD_AND_CONTINUE)
+                    .build())
+            .addHttpHeader("X-Scope-OrgID", "tenant-7")
+            .build();
+    assertThat(sink.toString())
+        .startsWith(
+            "PrometheusSink{maxBatchSizeInSamples=2000, maxRecordSizeInSamples=100,"
+                + " maxBufferedRequests=5000, maxTimeInBufferMS=250, maxInFlightRequests=1,");
+    assertThat(sink.nativeOptions())
+        .containsEntry("socket_timeout_ms", "1234")
+        .containsEntry("user_agent", "fleet/1.0")
+        .containsEntry("retry.initial_delay_ms", "7")
+        .containsEntry("retry.max_delay_ms", "70")
+        .containsEntry("retry.max_retries", "2147483647")
+        .containsEntry("on_max_retries_exceeded", "DISCARD_AND_CONTINUE")
+        .containsEntry("header.X-Scope-OrgID", "tenant-7");
+  }
+
+  static Stream<Arguments> invalidOptions() {
+    return Stream.of(
+        bad("missing url", b -> PrometheusSink.builder(), "setPrometheusRemoteWriteUrl: null"),
+        bad("blank url", b -> b.setPrometheusRemoteWriteUrl("  "), "setPrometheusRemoteWriteUrl"),
+        bad(
+            "not a url",
+            b -> b.setPrometheusRemoteWriteUrl("http://exa mple/"),
+            "Invalid setPrometheusRemoteWriteUrl: http://exa mple/"),
+        bad(
+            "wrong scheme",
+            b -> b.setPrometheusRemoteWriteUrl("ftp://host/w"),
+            "Invalid setPrometheusRemoteWriteUrl: ftp://host/w; allowed: an http:// or https://"),
+        bad(
+            "batch size 1",
+            b -> b.setMaxBatchSizeInSamples(1),
+            "Invalid setMaxBatchSizeInSamples: 1; allowed: 2 to 2147483647"),
+        bad(
+            "record larger than batch",
+            b -> b.setMaxBatchSizeInSamples(100).setMaxRecordSizeInSamples(101),
+            "Invalid setMaxRecordSizeInSamples: 101; allowed: 1 to the max batch size in samples"
+                + " (100)"),
+        bad(
+            "record size 0",
+            b -> b.setMaxRecordSizeInSamples(0),
+            "Invalid setMaxRecordSizeInSamples: 0"),
+        bad(
+            "buffer not above batch",
+            b -> b.setMaxBatchSizeInSamples(1000),
+            "Invalid setMaxBufferedRequests: 1000; allowed: more than the max batch size in"
+                + " samples (1000)"),
+        bad(
+            "time in buffer 0",
+            b -> b.setMaxTimeInBufferMS(0),
+            "Invalid setMaxTimeInBufferMS: 0; allowed: 1 to"),
+        bad(
+            "initial retry delay 0",
+            b ->
+                b.setRetryConfiguration(
+                    RetryConfiguration.builder().setInitialRetryDelayMS(0).build()),
+            "Invalid RetryConfiguration.setInitialRetryDelayMS: 0"),
+        bad(
+            "max delay below initial",
+            b ->
+                b.setRetryConfiguration(
+                    RetryConfiguration.builder()
+                        .setInitialRetryDelayMS(100)
+                        .setMaxRetryDelayMS(99)
+                        .build()),
+            "Invalid RetryConfiguration.setMaxRetryDelayMS: 99; allowed: at least the initial retry"
+                + " delay (100)"),
+        bad(
+            "retry count 0",
+            b -> b.setRetryConfiguration(RetryConfiguration.builder().setMaxRetryCount(0).build()),
+            "Invalid RetryConfiguration.setMaxRetryCount: 0; allowed: 1 to 2147483647"),
+        bad(
+            "non-retryable FAIL",
+            b ->
+                b.setErrorHandlingBehaviorConfiguration(
+                    SinkWriterErrorHandlingBehaviorConfiguration.builder()
+                        .onPrometheusNonRetryableError(OnErrorBehavior.FAIL)
+                        .build()),
+            "Invalid onPrometheusNonRetryableError: FAIL; allowed: DISCARD_AND_CONTINUE only"),
+        bad(
+            "null on max retry",
+            b ->
+                b.setErrorHandlingBehaviorConfiguration(
+                    SinkWriterErrorHandlingBehaviorConfiguration.builder()
+                        .onMaxRetryExceeded(null)
+                        .build()),
+            "Invalid onMaxRetryExceeded: null"),
+        bad(
+            "negative socket timeout",
+            b -> b.setSocketTimeoutMs(-1),
+            "Invalid setSocketTimeoutMs: -1; allowed: 0 (no timeout) to 2147483647"),
+        bad("blank user agent", b -> b.setHttpUserAgent(" "), "Invalid setHttpUserAgent"),
+        bad("blank metric group", b -> b.setMetricGroupName(""), "Invalid setMetricGroupName"),
+        bad(
+            "reserved header",
+            b -> b.addHttpHeader("content-type", "text/plain"),
+            "Invalid addHttpHeader: content-type; allowed: any header but the reserved"),
+        bad(
+            "reserved user agent header",
+            b -> b.addHttpHeader("User-Agent", "x"),
+            "Invalid addHttpHeader: User-Agent"),
+        bad(
+            "bad header name",
+            b -> b.addHttpHeader("X Bad", "x"),
+            "Invalid addHttpHeader: X Bad; allowed: an HTTP header name"),
+        bad(
+            "header value with newline",
+            b -> b.addHttpHeader("X-Ok", "a\r\nInjected: 1"),
+            "Invalid addHttpHeader(X-Ok): <hidden>"),
+        bad(
+            "request signer",
+            b -> b.setRequestSigner((headers, body) -> {}),
+            "Invalid setRequestSigner"));
+  }
+
+  private static Arguments bad(
+      String name, UnaryOperator<PrometheusSinkBuilder> change, String message) {
+    return Arguments.of(name, change, message);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("invalidOptions")
+  void invalidOptionFailsAtBuildNamingIt(
+      String name, UnaryOperator<PrometheusSinkBuilder> change, String message) {
+    assertThatThrownBy(() -> change.apply(valid()).build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(message);
+  }
+
+  @Test
+  void byteBasedSettersAreRejected() {
+    assertThatThrownBy(() -> valid().setMaxBatchSizeInBytes(10))
+        .isInstanceOf(UnsupportedOperationException.class)
+        .hasMessageContaining("setMaxBatchSizeInSamples");
+    assertThatThrownBy(() -> valid().setMaxRecordSizeInBytes(10))
+        .isInstanceOf(UnsupportedOperationException.class)
+        .hasMessageContaining("setMaxRecordSizeInSamples");
+    assertThatThrownBy(() -> valid().setMaxBatchSize(10))
+        .isInstanceOf(UnsupportedOperationException.class)
+        .hasMessageContaining("setMaxBatchSizeInSamples");
+  }
+
+  @Test
+  void maxInFlightRequestsIsIgnoredAsInTheApacheConnector() {
+    assertThat(valid().setMaxInFlightRequests(8).build().toString())
+        .contains("maxInFlightRequests=1,");
+  }
+}

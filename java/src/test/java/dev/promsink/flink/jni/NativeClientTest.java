@@ -1,0 +1,188 @@
+package dev.promsink.flink.jni;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The JNI bridge: bad input is an exception, never a crash; close is safe and complete. */
+class NativeClientTest {
+  /** Nothing listens on port 1 of loopback; no request is expected to succeed. */
+  private static Map<String, String> options() {
+    Map<String, String> o = new LinkedHashMap<>();
+    o.put("url", "http://127.0.0.1:1/api/v1/write");
+    o.put("retry.max_retries", "1");
+    o.put("retry.initial_delay_ms", "1");
+    o.put("retry.max_delay_ms", "1");
+    o.put("on_max_retries_exceeded", "DISCARD_AND_CONTINUE");
+    return o;
+  }
+
+  private static ByteBuffer batch(String metric, double value, long timestamp) {
+    byte[] entry =
+        BatchFormat.encodeEntry(
+            metric, new String[] {"device", "d1"}, new double[] {value}, new long[] {timestamp});
+    return BatchFormat.writeBatch(List.of(entry), e -> e, null);
+  }
+
+  private static final class Result implements BatchCallback {
+    final CompletableFuture<Object[]> done = new CompletableFuture<>();
+
+    @Override
+    public void onComplete(
+        int outcome,
+        String message,
+        long invalidSeries,
+        long invalidSamples,
+        String firstInvalid,
+        long[] counters) {
+      done.complete(new Object[] {outcome, message, invalidSeries, invalidSamples, counters});
+    }
+  }
+
+  @Test
+  void malformedBuffersAreExceptionsNotCrashes() {
+    try (NativeClient client = NativeClient.create(options())) {
+      ByteBuffer good = batch("m", 1, 1);
+      int length = good.limit();
+
+      ByteBuffer badMagic = copy(good);
+      badMagic.put(0, (byte) 'X');
+      assertMalformed(client, badMagic, length, "bad magic");
+
+      ByteBuffer badVersion = copy(good);
+      badVersion.put(4, (byte) 9);
+      assertMalformed(client, badVersion, length, "unsupported batch format version 9");
+
+      assertMalformed(client, good, length - 1, "malformed batch");
+      assertMalformed(client, good, length + 1_000_000, "outside the buffer's capacity");
+      assertMalformed(client, good, -1, "outside the buffer's capacity");
+
+      ByteBuffer hugeCount = copy(good);
+      hugeCount.order(ByteOrder.LITTLE_ENDIAN).putInt(8, Integer.MAX_VALUE);
+      assertMalformed(client, hugeCount, length, "entry count");
+
+      ByteBuffer hugeEntry = copy(good);
+      hugeEntry.order(ByteOrder.LITTLE_ENDIAN).putInt(12, -2);
+      assertMalformed(client, hugeEntry, length, "entry 0");
+
+      assertThatThrownBy(() -> client.submit(ByteBuffer.allocate(64), 12, new Result()))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("direct");
+      // Nothing was counted for the rejected buffers.
+      assertThat(client.counters()).containsOnly(0L);
+    }
+  }
+
+  private static void assertMalformed(NativeClient c, ByteBuffer b, int length, String message) {
+    assertThatThrownBy(() -> c.submit(b, length, new Result()))
+        .isInstanceOf(NativeException.class)
+        .hasMessageContaining(message)
+        .satisfies(
+            e ->
+                assertThat(((NativeException) e).code())
+                    .isEqualTo(NativeException.MALFORMED_BATCH));
+  }
+
+  private static ByteBuffer copy(ByteBuffer b) {
+    ByteBuffer c = ByteBuffer.allocateDirect(b.limit());
+    c.put(b.duplicate());
+    c.flip();
+    return c;
+  }
+
+  @Test
+  void invalidConfigurationIsAnException() {
+    assertThatThrownBy(() -> NativeClient.create(Collections.singletonMap("url", "ftp://x")))
+        .isInstanceOf(NativeException.class)
+        .hasMessageContaining("url")
+        .satisfies(
+            e ->
+                assertThat(((NativeException) e).code()).isEqualTo(NativeException.INVALID_CONFIG));
+    Map<String, String> unknown = options();
+    unknown.put("colour", "red");
+    assertThatThrownBy(() -> NativeClient.create(unknown)).hasMessageContaining("colour");
+  }
+
+  @Test
+  void aBatchCompletesOnTheNamedSenderThreadWithCounters() throws Exception {
+    try (NativeClient client = NativeClient.create(options())) {
+      Result result = new Result();
+      CompletableFuture<String> thread = new CompletableFuture<>();
+      client.submit(
+          batch("m", 1, 1),
+          batch("m", 1, 1).limit(),
+          (outcome, message, invalidSeries, invalidSamples, firstInvalid, counters) -> {
+            thread.complete(Thread.currentThread().getName());
+            result.onComplete(
+                outcome, message, invalidSeries, invalidSamples, firstInvalid, counters);
+          });
+      Object[] r = result.done.get(30, TimeUnit.SECONDS);
+      assertThat(r[0]).isEqualTo(BatchCallback.DROPPED_RETRY_LIMIT);
+      assertThat((String) r[1]).contains("no answer from http://127.0.0.1:1/api/v1/write");
+      long[] counters = (long[]) r[4];
+      assertThat(counters[SinkCounter.WRITE_REQUESTS_RETRIES.ordinal()]).isEqualTo(1);
+      assertThat(counters[SinkCounter.SAMPLES_RETRY_LIMIT_DROPPED.ordinal()]).isEqualTo(1);
+      assertThat(counters[SinkCounter.SAMPLES_DROPPED.ordinal()]).isEqualTo(1);
+      assertThat(thread.get()).startsWith("promsink-sender-");
+      assertThat(client.counters()).isEqualTo(counters);
+    }
+  }
+
+  @Test
+  void invalidSeriesAreReportedToTheCallback() throws Exception {
+    try (NativeClient client = NativeClient.create(options())) {
+      Result result = new Result();
+      ByteBuffer b = batch("bad-name", 1, 1);
+      client.submit(b, b.limit(), result);
+      Object[] r = result.done.get(30, TimeUnit.SECONDS);
+      assertThat(r[0]).isEqualTo(BatchCallback.WRITTEN);
+      assertThat(r[2]).isEqualTo(1L);
+      assertThat(r[3]).isEqualTo(1L);
+      assertThat(client.counters()[SinkCounter.SAMPLES_INVALID_DROPPED.ordinal()]).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void closeJoinsTheSenderThreadAndIsIdempotent() throws Exception {
+    NativeClient client = NativeClient.create(options());
+    CompletableFuture<String> thread = new CompletableFuture<>();
+    ByteBuffer b = batch("m", 1, 1);
+    client.submit(
+        b, b.limit(), (o, m, is, isa, f, c) -> thread.complete(Thread.currentThread().getName()));
+    String sender = thread.get(30, TimeUnit.SECONDS);
+    long[] before = client.counters();
+    client.close();
+    client.close();
+    assertThat(client.isOpen()).isFalse();
+    assertThat(client.counters()).isEqualTo(before);
+    assertThat(senderThreads()).doesNotContain(sender);
+    assertThatThrownBy(() -> client.submit(b, b.limit(), new Result()))
+        .isInstanceOf(NativeException.class)
+        .hasMessageContaining("closed");
+  }
+
+  @Test
+  void noSenderThreadOutlivesItsClient() {
+    long before = senderThreads().size();
+    for (int i = 0; i < 20; i++) {
+      NativeClient.create(options()).close();
+    }
+    assertThat(senderThreads()).hasSize((int) before);
+  }
+
+  private static List<String> senderThreads() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .map(Thread::getName)
+        .filter(n -> n.startsWith("promsink-sender-"))
+        .collect(java.util.stream.Collectors.toList());
+  }
+}
