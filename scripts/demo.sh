@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The demo: builds promsink, starts a Prometheus on 127.0.0.1, runs a Flink job (a simulated
+# fleet of devices, keyBy, sink parallelism 2) for about half a minute, then shows what arrived
+# in Prometheus and the sink's counters. Stops everything it started.
+#   DEMO_SECONDS=30 DEMO_DEVICES=200 DEMO_PORT=19090 scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${DEMO_SECONDS:-30}
+devices=${DEMO_DEVICES:-200}
+port=${DEMO_PORT:-19090}
+
+scripts/install-deps.sh >/dev/null
+echo "== building (cargo release + mvn, tests skipped)"
+mvn -B -q -ntp -Dstyle.color=never -DskipTests -Dspotless.check.skip=true test-compile
+mvn -B -q -ntp -Dstyle.color=never dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/demo.classpath
+
+work=$(mktemp -d)
+cleanup() {
+  if [ -n "${prom_pid:-}" ]; then kill "$prom_pid" 2>/dev/null || true; wait "$prom_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+printf 'global:\n  scrape_interval: 1h\n' > "$work/prometheus.yml"
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
+  --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver \
+  --log.level=warn > "$work/prometheus.log" 2>&1 &
+prom_pid=$!
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null || { cat "$work/prometheus.log"; exit 1; }
+echo "== Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') ready on 127.0.0.1:$port"
+
+opens=$(sed -n 's:.*<flink.jvm.opens>\(.*\)</flink.jvm.opens>.*:\1:p' pom.xml)
+# shellcheck disable=SC2086
+java $opens -Dlog4j2.configurationFile=java/src/test/resources/log4j2-test.properties \
+  -cp "target/classes:target/test-classes:$(cat target/demo.classpath)" \
+  dev.promsink.flink.demo.FleetDemoJob "http://127.0.0.1:$port/api/v1/write" "$seconds" "$devices" \
+  2>&1 | grep -v -E "WebMonitorUtils|DelegationTokenManager|^\s+at |^SLF4J"
+
+echo "== What arrived in Prometheus"
+python3 - "$port" <<'PY'
+import json, sys, urllib.parse, urllib.request
+port = sys.argv[1]
+def q(expr):
+    url = f"http://127.0.0.1:{port}/api/v1/query?query=" + urllib.parse.quote(expr)
+    return json.load(urllib.request.urlopen(url))["data"]["result"]
+def scalar(expr):
+    r = q(expr)
+    return int(float(r[0]["value"][1])) if r else 0
+metrics = ("fleet_temperature_celsius", "fleet_battery_ratio")
+series = {m: scalar(f"count({m})") for m in metrics}
+samples = {m: scalar(f"sum(count_over_time({m}[1h]))") for m in metrics}
+print("series: ", sum(series.values()))
+print("samples:", sum(samples.values()))
+for m in metrics:
+    print(f"  {m}: {series[m]} series, {samples[m]} samples")
+print("per region (temperature series):")
+for r in sorted(q('count by (region) (fleet_temperature_celsius)'), key=lambda r: r["metric"]["region"]):
+    print(f"  {r['metric']['region']:>9}: {r['value'][1]}")
+print("a few values (last 3 samples of dev-0001):")
+for r in q('{__name__=~"fleet_.*", device="dev-0001"}[1h]'):
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(r["metric"].items()) if k != "__name__")
+    tail = ", ".join(f"{v} @{float(t):.0f}" for t, v in r["values"][-3:])
+    print(f"  {r['metric']['__name__']}{{{labels}}}: {tail}")
+PY
+echo "== done; Prometheus stopped"

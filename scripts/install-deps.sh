@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and test promsink: the real receivers used by the
+# tests and the demo (Debian packages prometheus and victoria-metrics), Maven and a JDK. Rust
+# (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
+set -euo pipefail
+
+need=()
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing: ${need[*]}"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  # --no-install-recommends keeps the Prometheus exporters and their services off the machine.
+  $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+for tool in cargo rustfmt cargo-clippy mvn java prometheus victoria-metrics; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "missing after install: $tool" >&2; exit 1; }
+done
+# The Debian package may start its own Prometheus service on :9090; tests use their own ports
+# on 127.0.0.1 and never that one.
