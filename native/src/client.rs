@@ -285,7 +285,7 @@ impl Worker {
                 Class::Fatal => {
                     c.add(Counter::SamplesDropped, samples);
                     c.add(Counter::WriteRequestsPermanentlyFailed, 1);
-                    let m = self.message("fatal answer", &attempt, samples, retries);
+                    let m = self.message("fatal", &attempt, samples, retries);
                     return Ok((Outcome::Failed, m));
                 }
                 Class::Retryable if retries >= self.retry.max_retries => {

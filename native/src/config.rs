@@ -39,6 +39,9 @@ pub struct Config {
     pub on_retry_limit: OnRetryLimit,
     /// Extra request headers (never one of [`RESERVED_HEADERS`]).
     pub headers: Vec<(String, String)>,
+    /// PEM file of the certificate authorities trusted for `https://`; `None` trusts the
+    /// Mozilla root store bundled in the library.
+    pub tls_ca_file: Option<String>,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             },
             on_retry_limit: OnRetryLimit::Fail,
             headers: Vec::new(),
+            tls_ca_file: None,
         }
     }
 }
@@ -63,7 +67,7 @@ impl Config {
     ///
     /// Keys: `url` (required), `user_agent`, `socket_timeout_ms`, `retry.initial_delay_ms`,
     /// `retry.max_delay_ms`, `retry.max_retries`, `on_max_retries_exceeded` (`FAIL` or
-    /// `DISCARD_AND_CONTINUE`), `header.<Name>`.
+    /// `DISCARD_AND_CONTINUE`), `tls.ca_file`, `header.<Name>`.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
         let mut c = Config::default();
         for (key, value) in pairs {
@@ -81,6 +85,7 @@ impl Config {
                     c.retry.max_delay = Duration::from_millis(number(key, value)?)
                 }
                 "retry.max_retries" => c.retry.max_retries = number(key, value)?,
+                "tls.ca_file" => c.tls_ca_file = Some(value.to_string()),
                 "on_max_retries_exceeded" => {
                     c.on_retry_limit = match value {
                         "FAIL" => OnRetryLimit::Fail,
@@ -167,6 +172,7 @@ mod tests {
             ("retry.max_retries", "2147483647"),
             ("on_max_retries_exceeded", "DISCARD_AND_CONTINUE"),
             ("header.X-Tenant", "t1"),
+            ("tls.ca_file", "/etc/ca.pem"),
         ])
         .unwrap();
         assert_eq!(c.url, "https://h/w");
@@ -177,6 +183,7 @@ mod tests {
         assert_eq!(c.retry.max_retries, i32::MAX as u32);
         assert_eq!(c.on_retry_limit, OnRetryLimit::DiscardAndContinue);
         assert_eq!(c.headers, vec![("X-Tenant".to_string(), "t1".to_string())]);
+        assert_eq!(c.tls_ca_file.as_deref(), Some("/etc/ca.pem"));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! or why no answer came. Uses one keep-alive `ureq` agent per client.
 
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::retry::parse_retry_after;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
+use ureq::tls::{Certificate, PemItem};
 
 /// At most this much of an error body is kept for logs and exceptions.
 pub const MAX_ERROR_BODY: usize = 4096;
@@ -48,9 +50,14 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// An agent configured from `config`: keep-alive, timeouts, no redirects followed (a 3xx is
     /// an answer the job must see), HTTP statuses returned rather than turned into errors.
-    pub fn new(config: &Config) -> HttpTransport {
+    pub fn new(config: &Config) -> Result<HttpTransport> {
         let t = config.socket_timeout;
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &config.tls_ca_file {
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&read_ca_file(path)?));
+        }
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(config.user_agent.as_str())
@@ -62,12 +69,36 @@ impl HttpTransport {
             .timeout_recv_body(t)
             .build()
             .into();
-        HttpTransport {
+        Ok(HttpTransport {
             agent,
             url: config.url.clone(),
             headers: config.headers.clone(),
+        })
+    }
+}
+
+/// Every certificate of a PEM file.
+fn read_ca_file(path: &str) -> Result<Vec<Certificate<'static>>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| Error::config(format!("tls.ca_file {path:?} cannot be read: {e}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "tls.ca_file {path:?} is not valid PEM: {e}"
+                )))
+            }
         }
     }
+    if certs.is_empty() {
+        return Err(Error::config(format!(
+            "tls.ca_file {path:?} holds no PEM certificate"
+        )));
+    }
+    Ok(certs)
 }
 
 impl Transport for HttpTransport {
@@ -116,15 +147,28 @@ impl Transport for HttpTransport {
 }
 
 /// Transport failures that may pass: network and timeouts. Configuration and certificate
-/// problems do not pass by waiting.
+/// problems do not pass by waiting: retrying them (for ever, with an unlimited retry count)
+/// would only hide them.
 fn is_retryable(e: &ureq::Error) -> bool {
-    !matches!(
-        e,
+    match e {
         ureq::Error::BadUri(_)
-            | ureq::Error::Http(_)
-            | ureq::Error::Tls(_)
-            | ureq::Error::Pem(_)
-            | ureq::Error::Rustls(_)
-            | ureq::Error::InvalidProxyUrl
-    )
+        | ureq::Error::Http(_)
+        | ureq::Error::Tls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::InvalidProxyUrl => false,
+        // rustls reports handshake failures through the I/O layer.
+        ureq::Error::Io(io) => !io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(|tls| {
+                matches!(
+                    tls,
+                    rustls::Error::InvalidCertificate(_)
+                        | rustls::Error::NoCertificatesPresented
+                        | rustls::Error::UnsupportedNameType
+                )
+            }),
+        _ => true,
+    }
 }

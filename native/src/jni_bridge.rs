@@ -118,7 +118,7 @@ fn create(env: &mut JNIEnv, options: &JObjectArray) -> Result<jlong> {
     let attach_name = name.clone();
     let client = Client::new(
         &config,
-        Box::new(HttpTransport::new(&config)),
+        Box::new(HttpTransport::new(&config)?),
         name,
         Box::new(move || attach_worker(&vm, &attach_name)),
     )?;

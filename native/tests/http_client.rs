@@ -27,7 +27,7 @@ fn config(url: &str, extra: &[(&str, &str)]) -> Config {
 fn client(config: &Config) -> Client {
     Client::new(
         config,
-        Box::new(HttpTransport::new(config)),
+        Box::new(HttpTransport::new(config).unwrap()),
         "test-sender".into(),
         Box::new(|| {}),
     )
@@ -99,6 +99,28 @@ fn success_sends_required_headers_and_decodable_body() {
     assert_eq!(c.counters()[Counter::SamplesOut as usize], 6);
     assert_eq!(c.counters()[Counter::WriteRequestsOut as usize], 1);
     assert_eq!(result.counters, c.counters());
+}
+
+#[test]
+fn unreadable_or_empty_ca_files_are_configuration_errors() {
+    let missing = config(
+        "https://127.0.0.1:1/w",
+        &[("tls.ca_file", "/nonexistent/ca.pem")],
+    );
+    let err = HttpTransport::new(&missing).err().unwrap().to_string();
+    assert!(
+        err.contains("tls.ca_file \"/nonexistent/ca.pem\" cannot be read"),
+        "{err}"
+    );
+    let path = std::env::temp_dir().join(format!("promsink-empty-{}.pem", std::process::id()));
+    std::fs::write(&path, "not a certificate\n").unwrap();
+    let empty = config(
+        "https://127.0.0.1:1/w",
+        &[("tls.ca_file", path.to_str().unwrap())],
+    );
+    let err = HttpTransport::new(&empty).err().unwrap().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(err.contains("holds no PEM certificate"), "{err}");
 }
 
 #[test]

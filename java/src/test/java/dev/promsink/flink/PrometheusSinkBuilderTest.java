@@ -59,6 +59,7 @@ class PrometheusSinkBuilderTest {
                     .onMaxRetryExceeded(OnErrorBehavior.DISCARD_AND_CONTINUE)
                     .build())
             .addHttpHeader("X-Scope-OrgID", "tenant-7")
+            .setTlsCaCertificateFile("/etc/promsink/ca.pem")
             .build();
     assertThat(sink.toString())
         .startsWith(
@@ -71,7 +72,8 @@ class PrometheusSinkBuilderTest {
         .containsEntry("retry.max_delay_ms", "70")
         .containsEntry("retry.max_retries", "2147483647")
         .containsEntry("on_max_retries_exceeded", "DISCARD_AND_CONTINUE")
-        .containsEntry("header.X-Scope-OrgID", "tenant-7");
+        .containsEntry("header.X-Scope-OrgID", "tenant-7")
+        .containsEntry("tls.ca_file", "/etc/promsink/ca.pem");
   }
 
   static Stream<Arguments> invalidOptions() {
@@ -166,6 +168,10 @@ class PrometheusSinkBuilderTest {
             "header value with newline",
             b -> b.addHttpHeader("X-Ok", "a\r\nInjected: 1"),
             "Invalid addHttpHeader(X-Ok): <hidden>"),
+        bad(
+            "blank CA file",
+            b -> b.setTlsCaCertificateFile(" "),
+            "Invalid setTlsCaCertificateFile:"),
         bad(
             "request signer",
             b -> b.setRequestSigner((headers, body) -> {}),

@@ -9,6 +9,7 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -20,20 +21,40 @@ public final class PrometheusServer extends ReceiverProcess {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public PrometheusServer() {
-    super("prometheus");
+    this(null);
+  }
+
+  /** A Prometheus serving HTTPS with the server certificate of {@code tls}. */
+  public PrometheusServer(TestCertificates tls) {
+    super("prometheus", tls);
   }
 
   @Override
   protected List<String> command(Path dir, int port) throws IOException {
     Path config = dir.resolve("prometheus.yml");
     Files.writeString(config, "global:\n  scrape_interval: 1h\n");
-    return Arrays.asList(
-        "prometheus",
-        "--config.file=" + config,
-        "--storage.tsdb.path=" + dir.resolve("data"),
-        "--web.listen-address=127.0.0.1:" + port,
-        "--web.enable-remote-write-receiver",
-        "--log.level=warn");
+    List<String> command =
+        new ArrayList<>(
+            Arrays.asList(
+                "prometheus",
+                "--config.file=" + config,
+                "--storage.tsdb.path=" + dir.resolve("data"),
+                "--web.listen-address=127.0.0.1:" + port,
+                "--web.enable-remote-write-receiver",
+                "--log.level=warn"));
+    TestCertificates certificates = tls();
+    if (certificates != null) {
+      Path web = dir.resolve("web.yml");
+      Files.writeString(
+          web,
+          "tls_server_config:\n  cert_file: "
+              + certificates.serverCertificate
+              + "\n  key_file: "
+              + certificates.serverKey
+              + "\n");
+      command.add("--web.config.file=" + web);
+    }
+    return command;
   }
 
   @Override

@@ -12,6 +12,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import javax.net.ssl.HttpsURLConnection;
 
 /**
  * A real receiver (Prometheus or VictoriaMetrics, Debian packages) started on 127.0.0.1 with its
@@ -21,8 +22,15 @@ public abstract class ReceiverProcess implements AutoCloseable {
   protected final Path dir;
   protected final int port;
   private final Process process;
+  private final TestCertificates tls;
 
   protected ReceiverProcess(String name) {
+    this(name, null);
+  }
+
+  /** A receiver serving HTTPS with {@code tls}'s server certificate when it is not null. */
+  protected ReceiverProcess(String name, TestCertificates tls) {
+    this.tls = tls;
     try {
       dir = Files.createTempDirectory("promsink-" + name + "-");
       port = freePort();
@@ -38,6 +46,11 @@ public abstract class ReceiverProcess implements AutoCloseable {
     }
   }
 
+  /** The certificates served, or null for plain HTTP (set before {@link #command} runs). */
+  protected TestCertificates tls() {
+    return tls;
+  }
+
   /** The command line; may write configuration files into {@code dir}. */
   protected abstract List<String> command(Path dir, int port) throws IOException;
 
@@ -50,13 +63,16 @@ public abstract class ReceiverProcess implements AutoCloseable {
   }
 
   public String baseUrl() {
-    return "http://127.0.0.1:" + port;
+    return (tls == null ? "http" : "https") + "://127.0.0.1:" + port;
   }
 
   /** GET a path, returning the body; fails on a non-200 status. */
   public String get(String pathAndQuery) {
     try {
       HttpURLConnection c = (HttpURLConnection) new URL(baseUrl() + pathAndQuery).openConnection();
+      if (tls != null) {
+        ((HttpsURLConnection) c).setSSLSocketFactory(tls.sslContext().getSocketFactory());
+      }
       c.setConnectTimeout(5000);
       c.setReadTimeout(30000);
       int status = c.getResponseCode();
