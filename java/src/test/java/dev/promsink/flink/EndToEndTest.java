@@ -153,6 +153,35 @@ class EndToEndTest {
   }
 
   @Test
+  void aRecordLargerThanTheMaxRecordSizeIsSplitNotRejected() throws Exception {
+    long base = baseMs();
+    PrometheusTimeSeries.Builder big = ts("e2e_big").addLabel("device", "d1");
+    for (int i = 0; i < 25; i++) {
+      big.addSample(i * 2.0, base + i * 1000L);
+    }
+    List<PrometheusTimeSeries> records = List.of(big.build());
+    try (PrometheusServer prometheus = new PrometheusServer()) {
+      StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+      env.setParallelism(1);
+      env.fromData(records)
+          .sinkTo(
+              PrometheusSink.builder()
+                  .setPrometheusRemoteWriteUrl(prometheus.writeUrl())
+                  .setMaxBatchSizeInSamples(10)
+                  .setMaxBufferedRequests(100)
+                  .build());
+      JobExecutionResult result = env.execute("promsink split");
+
+      assertThat(prometheus.rawSamples("e2e_big", "1h").bySeries())
+          .isEqualTo(expected(records).bySeries());
+      Map<SinkCounter, Long> counters = SinkCounters.of(REPORTER, result.getJobID());
+      assertThat(counters.get(SinkCounter.SAMPLES_OUT)).isEqualTo(25);
+      // 10 + 10 + 5 samples: three requests.
+      assertThat(counters.get(SinkCounter.WRITE_REQUESTS_OUT)).isEqualTo(3);
+    }
+  }
+
+  @Test
   void everySampleArrivesInVictoriaMetrics() throws Exception {
     List<PrometheusTimeSeries> records = fleet("e2e_battery", baseMs());
     try (VictoriaMetricsServer vm = new VictoriaMetricsServer()) {
