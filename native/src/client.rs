@@ -324,11 +324,18 @@ impl Worker {
     fn message(&self, what: &str, attempt: &Attempt, samples: u64, retries: u32) -> String {
         let endpoint = self.transport.endpoint();
         match attempt {
-            Attempt::Answered { status, body, .. } => format!(
-                "{what}: {endpoint} answered HTTP {status} after {retries} retries; \
-                 {samples} samples not written; response body: {}",
-                body.trim_end()
-            ),
+            Attempt::Answered { status, body, .. } => {
+                let body = body.trim_end();
+                let body = if body.is_empty() {
+                    "empty response body".to_string()
+                } else {
+                    format!("response body: {body}")
+                };
+                format!(
+                    "{what}: {endpoint} answered HTTP {status} after {retries} retries; \
+                     {samples} samples not written; {body}"
+                )
+            }
             Attempt::NoAnswer { error, .. } => format!(
                 "{what}: no answer from {endpoint} after {retries} retries ({error}); \
                  {samples} samples not written"

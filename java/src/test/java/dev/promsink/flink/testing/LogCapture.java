@@ -1,0 +1,53 @@
+package dev.promsink.flink.testing;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Collectors;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.LoggerContext;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Property;
+
+/** Collects the log lines of one logger at WARN and above while open. */
+public final class LogCapture implements AutoCloseable {
+  private final List<String> lines = new CopyOnWriteArrayList<>();
+  private final AbstractAppender appender;
+  private final String loggerName;
+
+  public LogCapture(Class<?> logger) {
+    this.loggerName = logger.getName();
+    appender =
+        new AbstractAppender("capture-" + loggerName, null, null, true, Property.EMPTY_ARRAY) {
+          @Override
+          public void append(LogEvent event) {
+            if (event.getLevel().isMoreSpecificThan(Level.WARN)
+                && event.getLoggerName().equals(loggerName)) {
+              lines.add(event.getLevel() + " " + event.getMessage().getFormattedMessage());
+            }
+          }
+        };
+    appender.start();
+    LoggerContext context = (LoggerContext) LogManager.getContext(false);
+    context.getConfiguration().getRootLogger().addAppender(appender, Level.WARN, null);
+    context.updateLoggers();
+  }
+
+  /** The lines captured so far that contain {@code text}. */
+  public List<String> linesContaining(String text) {
+    return lines.stream().filter(l -> l.contains(text)).collect(Collectors.toList());
+  }
+
+  public List<String> lines() {
+    return List.copyOf(lines);
+  }
+
+  @Override
+  public void close() {
+    LoggerContext context = (LoggerContext) LogManager.getContext(false);
+    context.getConfiguration().getRootLogger().removeAppender(appender.getName());
+    context.updateLoggers();
+    appender.stop();
+  }
+}
