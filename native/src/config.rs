@@ -23,6 +23,16 @@ pub const RESERVED_HEADERS: [&str; 4] = [
     "user-agent",
 ];
 
+/// A credential: compared and cloned like a string, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// Configuration of one native client (one Flink sink writer).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -42,6 +52,8 @@ pub struct Config {
     /// PEM file of the certificate authorities trusted for `https://`; `None` trusts the
     /// Mozilla root store bundled in the library.
     pub tls_ca_file: Option<String>,
+    /// The `Authorization` header value, from basic-auth credentials or a bearer token.
+    pub authorization: Option<Secret>,
 }
 
 impl Default for Config {
@@ -58,6 +70,7 @@ impl Default for Config {
             on_retry_limit: OnRetryLimit::Fail,
             headers: Vec::new(),
             tls_ca_file: None,
+            authorization: None,
         }
     }
 }
@@ -67,11 +80,18 @@ impl Config {
     ///
     /// Keys: `url` (required), `user_agent`, `socket_timeout_ms`, `retry.initial_delay_ms`,
     /// `retry.max_delay_ms`, `retry.max_retries`, `on_max_retries_exceeded` (`FAIL` or
-    /// `DISCARD_AND_CONTINUE`), `tls.ca_file`, `header.<Name>`.
+    /// `DISCARD_AND_CONTINUE`), `tls.ca_file`, `auth.basic.username` with `auth.basic.password`,
+    /// `auth.bearer_token`, `header.<Name>`. Messages never repeat the value of a credential.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
         let mut c = Config::default();
+        let mut username = None;
+        let mut password = None;
+        let mut bearer = None;
         for (key, value) in pairs {
             match key {
+                "auth.basic.username" => username = Some(value.to_string()),
+                "auth.basic.password" => password = Some(value.to_string()),
+                "auth.bearer_token" => bearer = Some(value.to_string()),
                 "url" => c.url = value.to_string(),
                 "user_agent" => c.user_agent = value.to_string(),
                 "socket_timeout_ms" => {
@@ -103,6 +123,36 @@ impl Config {
                 },
             }
         }
+        c.authorization = match (username, password, bearer) {
+            (None, None, None) => None,
+            (Some(user), Some(pass), None) => {
+                if user.contains(':') {
+                    return Err(Error::config("auth.basic.username must not contain ':'"));
+                }
+                Some(Secret(format!(
+                    "Basic {}",
+                    base64(format!("{user}:{pass}").as_bytes())
+                )))
+            }
+            (None, None, Some(token)) => {
+                if token.is_empty() || token.contains(['\r', '\n']) {
+                    return Err(Error::config(
+                        "auth.bearer_token must be non-empty, without CR or LF",
+                    ));
+                }
+                Some(Secret(format!("Bearer {token}")))
+            }
+            (_, _, Some(_)) => {
+                return Err(Error::config(
+                    "auth.bearer_token and auth.basic.* cannot be used together",
+                ))
+            }
+            _ => {
+                return Err(Error::config(
+                    "auth.basic.username and auth.basic.password go together",
+                ))
+            }
+        };
         c.validate()?;
         Ok(c)
     }
@@ -127,14 +177,42 @@ impl Config {
             ));
         }
         for (name, _) in &self.headers {
-            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            let lower = name.to_ascii_lowercase();
+            if RESERVED_HEADERS.contains(&lower.as_str()) {
                 return Err(Error::config(format!(
                     "header {name:?} is reserved by Remote-Write and cannot be set"
                 )));
             }
+            if lower == "authorization" && self.authorization.is_some() {
+                return Err(Error::config(
+                    "header \"Authorization\" conflicts with auth.basic.* / auth.bearer_token",
+                ));
+            }
         }
         Ok(())
     }
+}
+
+/// Standard base64 with padding (RFC 4648), for basic-auth credentials.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
@@ -210,6 +288,66 @@ mod tests {
         assert!(err(&[url, ("colour", "red")])
             .to_string()
             .contains("colour"));
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        let vectors = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (input, expected) in vectors {
+            assert_eq!(base64(input.as_bytes()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn basic_auth_and_bearer_token_become_the_authorization_header() {
+        let url = ("url", "http://h/w");
+        let c = Config::from_pairs([
+            url,
+            ("auth.basic.username", "Aladdin"),
+            ("auth.basic.password", "open sesame"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.authorization,
+            Some(Secret("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".into()))
+        );
+        let c = Config::from_pairs([url, ("auth.bearer_token", "t0k3n")]).unwrap();
+        assert_eq!(c.authorization, Some(Secret("Bearer t0k3n".into())));
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug_or_errors() {
+        let c =
+            Config::from_pairs([("url", "http://h/w"), ("auth.bearer_token", "t0k3n")]).unwrap();
+        assert!(!format!("{c:?}").contains("t0k3n"));
+        let errors = [
+            Config::from_pairs([("url", "http://h/w"), ("auth.basic.password", "pw-123")]),
+            Config::from_pairs([
+                ("url", "http://h/w"),
+                ("auth.basic.username", "u"),
+                ("auth.basic.password", "pw-123"),
+                ("auth.bearer_token", "t0k3n"),
+            ]),
+            Config::from_pairs([("url", "http://h/w"), ("auth.bearer_token", "t0k\n3n")]),
+            Config::from_pairs([
+                ("url", "http://h/w"),
+                ("auth.bearer_token", "t0k3n"),
+                ("header.Authorization", "x"),
+            ]),
+        ];
+        for e in errors {
+            let m = e.unwrap_err().to_string();
+            assert!(m.contains("auth"), "{m}");
+            assert!(!m.contains("pw-123") && !m.contains("t0k"), "{m}");
+        }
     }
 
     #[test]

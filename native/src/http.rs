@@ -1,7 +1,7 @@
 //! The HTTP side: one POST of a compressed `WriteRequest`, answered with what the receiver said
 //! or why no answer came. Uses one keep-alive `ureq` agent per client.
 
-use crate::config::Config;
+use crate::config::{Config, RESERVED_HEADERS};
 use crate::error::{Error, Result};
 use crate::retry::parse_retry_after;
 use std::io::Read;
@@ -32,6 +32,17 @@ pub enum Attempt {
     },
 }
 
+/// Adds headers to each request, computed from the request's headers and compressed body (for
+/// example a signature). Called once per attempt, retries included.
+pub trait Signer: Send {
+    /// Returns the headers to add; an error fails this attempt as a retryable one.
+    fn sign(
+        &mut self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> std::result::Result<Vec<(String, String)>, String>;
+}
+
 /// Sends one request body. Implemented by [`HttpTransport`] and by test doubles.
 pub trait Transport: Send {
     /// Posts `body` (snappy-compressed protobuf) once.
@@ -44,7 +55,9 @@ pub trait Transport: Send {
 pub struct HttpTransport {
     agent: ureq::Agent,
     url: String,
+    /// Every header sent, the reserved ones first; what a signer is shown.
     headers: Vec<(String, String)>,
+    signer: Option<Box<dyn Signer>>,
 }
 
 impl HttpTransport {
@@ -60,7 +73,7 @@ impl HttpTransport {
             .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
-            .user_agent(config.user_agent.as_str())
+            .user_agent(ureq::config::AutoHeaderValue::None)
             .accept_encoding("identity")
             .timeout_connect(t)
             .timeout_send_request(t)
@@ -69,12 +82,54 @@ impl HttpTransport {
             .timeout_recv_body(t)
             .build()
             .into();
+        let mut headers = vec![
+            ("Content-Encoding".to_string(), "snappy".to_string()),
+            (
+                "Content-Type".to_string(),
+                "application/x-protobuf".to_string(),
+            ),
+            (
+                "X-Prometheus-Remote-Write-Version".to_string(),
+                "0.1.0".to_string(),
+            ),
+            ("User-Agent".to_string(), config.user_agent.clone()),
+        ];
+        if let Some(auth) = &config.authorization {
+            headers.push(("Authorization".to_string(), auth.0.clone()));
+        }
+        headers.extend(config.headers.iter().cloned());
         Ok(HttpTransport {
             agent,
             url: config.url.clone(),
-            headers: config.headers.clone(),
+            headers,
+            signer: None,
         })
     }
+
+    /// Signs every attempt with `signer`.
+    pub fn with_signer(mut self, signer: Box<dyn Signer>) -> HttpTransport {
+        self.signer = Some(signer);
+        self
+    }
+}
+
+/// `base` with the signer's headers added or replacing same-named ones, except the reserved
+/// Remote-Write headers, which a signer cannot change.
+fn merge_headers(base: &[(String, String)], extra: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut headers = base.to_vec();
+    for (name, value) in extra {
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        match headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some(existing) => existing.1 = value,
+            None => headers.push((name, value)),
+        }
+    }
+    headers
 }
 
 /// Every certificate of a PEM file.
@@ -103,13 +158,24 @@ fn read_ca_file(path: &str) -> Result<Vec<Certificate<'static>>> {
 
 impl Transport for HttpTransport {
     fn post(&mut self, body: &[u8]) -> Attempt {
-        let mut request = self
-            .agent
-            .post(&self.url)
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
-        for (name, value) in &self.headers {
+        let signed;
+        let headers = match &mut self.signer {
+            Some(signer) => match signer.sign(&self.headers, body) {
+                Ok(extra) => {
+                    signed = merge_headers(&self.headers, extra);
+                    &signed
+                }
+                Err(error) => {
+                    return Attempt::NoAnswer {
+                        error: format!("request signer failed: {error}"),
+                        retryable: true,
+                    }
+                }
+            },
+            None => &self.headers,
+        };
+        let mut request = self.agent.post(&self.url);
+        for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
         match request.send(body) {
@@ -170,5 +236,40 @@ fn is_retryable(e: &ureq::Error) -> bool {
                 )
             }),
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn signer_headers_add_or_replace_but_never_touch_reserved_ones() {
+        let base = pairs(&[
+            ("Content-Type", "application/x-protobuf"),
+            ("Authorization", "a"),
+        ]);
+        let merged = merge_headers(
+            &base,
+            pairs(&[
+                ("content-type", "text/plain"),
+                ("authorization", "b"),
+                ("X-Sig", "s"),
+            ]),
+        );
+        assert_eq!(
+            merged,
+            pairs(&[
+                ("Content-Type", "application/x-protobuf"),
+                ("Authorization", "b"),
+                ("X-Sig", "s")
+            ])
+        );
     }
 }

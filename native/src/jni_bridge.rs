@@ -5,7 +5,7 @@
 use crate::client::{BatchResult, Client, Completion};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::HttpTransport;
+use crate::http::{HttpTransport, Signer};
 use jni::objects::{GlobalRef, JByteBuffer, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong, jlongArray};
 use jni::{JNIEnv, JavaVM};
@@ -85,17 +85,19 @@ unsafe fn client<'a>(handle: jlong) -> Result<&'a Client> {
     (handle as *const Client).as_ref().ok_or(Error::Closed)
 }
 
-/// `static native long create(String[] keysAndValues)`: a client from configuration pairs.
+/// `static native long create(String[] keysAndValues, RequestSigning signer)`: a client from
+/// configuration pairs; `signer` may be null.
 #[no_mangle]
 pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_create<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
     options: JObjectArray<'local>,
+    signer: JObject<'local>,
 ) -> jlong {
-    guard(&mut env, 0, |env| create(env, &options))
+    guard(&mut env, 0, |env| create(env, &options, &signer))
 }
 
-fn create(env: &mut JNIEnv, options: &JObjectArray) -> Result<jlong> {
+fn create(env: &mut JNIEnv, options: &JObjectArray, signer: &JObject) -> Result<jlong> {
     let len = env.get_array_length(options)?;
     if len % 2 != 0 {
         return Err(Error::config("options must be key/value pairs"));
@@ -112,17 +114,111 @@ fn create(env: &mut JNIEnv, options: &JObjectArray) -> Result<jlong> {
         .chunks_exact(2)
         .map(|kv| (kv[0].as_str(), kv[1].as_str()));
     let config = Config::from_pairs(pairs)?;
+    let mut transport = HttpTransport::new(&config)?;
+    if !signer.is_null() {
+        transport = transport.with_signer(Box::new(JniSigner {
+            vm: env.get_java_vm()?,
+            signer: env.new_global_ref(signer)?,
+        }));
+    }
     let vm = Arc::new(env.get_java_vm()?);
     let n = SENDER_THREADS.fetch_add(1, Ordering::Relaxed) + 1;
     let name = format!("promsink-sender-{n}");
     let attach_name = name.clone();
     let client = Client::new(
         &config,
-        Box::new(HttpTransport::new(&config)?),
+        Box::new(transport),
         name,
         Box::new(move || attach_worker(&vm, &attach_name)),
     )?;
     Ok(Box::into_raw(Box::new(client)) as jlong)
+}
+
+/// A Java `RequestSigning` called from the sender thread for every attempt.
+struct JniSigner {
+    vm: JavaVM,
+    signer: GlobalRef,
+}
+
+impl Signer for JniSigner {
+    fn sign(
+        &mut self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> std::result::Result<Vec<(String, String)>, String> {
+        let mut env = self
+            .vm
+            .attach_current_thread_as_daemon()
+            .map_err(|e| e.to_string())?;
+        let signer = &self.signer;
+        let result = env.with_local_frame(16 + 2 * headers.len() as i32, |env| {
+            call_signer(env, signer, headers, body)
+        });
+        result.map_err(|e| match e {
+            jni::errors::Error::JavaException => take_exception(&mut env),
+            other => other.to_string(),
+        })
+    }
+}
+
+fn call_signer(
+    env: &mut JNIEnv,
+    signer: &GlobalRef,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> jni::errors::Result<Vec<(String, String)>> {
+    let array = env.new_object_array(
+        2 * headers.len() as i32,
+        "java/lang/String",
+        JObject::null(),
+    )?;
+    for (i, (name, value)) in headers.iter().enumerate() {
+        let n = env.new_string(name)?;
+        let v = env.new_string(value)?;
+        env.set_object_array_element(&array, 2 * i as i32, n)?;
+        env.set_object_array_element(&array, 2 * i as i32 + 1, v)?;
+    }
+    let jbody = env.byte_array_from_slice(body)?;
+    let returned = env
+        .call_method(
+            signer,
+            "sign",
+            "([Ljava/lang/String;[B)[Ljava/lang/String;",
+            &[JValue::Object(&array), JValue::Object(&jbody)],
+        )?
+        .l()?;
+    if returned.is_null() {
+        return Ok(Vec::new());
+    }
+    let returned = JObjectArray::from(returned);
+    let len = env.get_array_length(&returned)?;
+    let mut out = Vec::with_capacity(len as usize / 2);
+    for i in (0..len - 1).step_by(2) {
+        let n = JString::from(env.get_object_array_element(&returned, i)?);
+        let v = JString::from(env.get_object_array_element(&returned, i + 1)?);
+        if n.is_null() || v.is_null() {
+            continue;
+        }
+        out.push((
+            String::from(env.get_string(&n)?),
+            String::from(env.get_string(&v)?),
+        ));
+    }
+    Ok(out)
+}
+
+/// Clears the pending Java exception and returns its `toString()`.
+fn take_exception(env: &mut JNIEnv) -> String {
+    let Ok(throwable) = env.exception_occurred() else {
+        return "unknown Java exception".into();
+    };
+    let _ = env.exception_clear();
+    let text = env
+        .call_method(&throwable, "toString", "()Ljava/lang/String;", &[])
+        .and_then(|v| v.l())
+        .and_then(|s| env.get_string(&JString::from(s)).map(String::from));
+    let _ = env.exception_clear();
+    text.unwrap_or_else(|_| "unknown Java exception".into())
 }
 
 /// Attaches the worker thread to the JVM once, as a daemon (it never keeps the JVM alive), and

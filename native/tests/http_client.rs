@@ -123,6 +123,72 @@ fn unreadable_or_empty_ca_files_are_configuration_errors() {
     assert!(err.contains("holds no PEM certificate"), "{err}");
 }
 
+struct CountingSigner(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl promsink::http::Signer for CountingSigner {
+    fn sign(
+        &mut self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, String> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        assert!(headers
+            .iter()
+            .any(|(k, v)| k == "Content-Encoding" && v == "snappy"));
+        Ok(vec![
+            ("X-Signature".into(), format!("{}-{n}", body.len())),
+            ("Content-Type".into(), "text/plain".into()),
+        ])
+    }
+}
+
+#[test]
+fn the_signer_signs_every_attempt_including_retries() {
+    let r = Receiver::start(
+        vec![Reply::status(503), Reply::status(429)],
+        Reply::status(204),
+    );
+    let cfg = config(&r.url, &[]);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let transport = HttpTransport::new(&cfg)
+        .unwrap()
+        .with_signer(Box::new(CountingSigner(calls.clone())));
+    let c = Client::new(&cfg, Box::new(transport), "signed".into(), Box::new(|| {})).unwrap();
+    assert_eq!(wait(&submit(&c, &batch(2))).outcome, Outcome::Written);
+    let reqs = r.requests();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let signatures: Vec<String> = reqs
+        .iter()
+        .map(|q| q.header("x-signature").unwrap().to_string())
+        .collect();
+    let len = reqs[0].body.len();
+    assert_eq!(
+        signatures,
+        vec![format!("{len}-1"), format!("{len}-2"), format!("{len}-3")]
+    );
+    // The signer could not replace a reserved header.
+    assert!(reqs
+        .iter()
+        .all(|q| q.header("content-type") == Some("application/x-protobuf")));
+}
+
+#[test]
+fn basic_auth_is_sent_as_the_authorization_header() {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let c = client(&config(
+        &r.url,
+        &[
+            ("auth.basic.username", "flink"),
+            ("auth.basic.password", "s3cret"),
+        ],
+    ));
+    assert_eq!(wait(&submit(&c, &batch(1))).outcome, Outcome::Written);
+    assert_eq!(
+        r.requests()[0].header("authorization"),
+        Some("Basic Zmxpbms6czNjcmV0")
+    );
+}
+
 #[test]
 fn custom_user_agent_is_sent() {
     let r = Receiver::start(vec![], Reply::status(200));

@@ -25,6 +25,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
   private final Map<String, String> nativeOptions;
   private final String metricGroupName;
   private final int maxRecordSizeInSamples;
+  private final PrometheusRequestSigner requestSigner;
 
   PrometheusSink(
       int maxBatchSizeInSamples,
@@ -32,7 +33,8 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
       int maxBufferedRequests,
       long maxTimeInBufferMS,
       Map<String, String> nativeOptions,
-      String metricGroupName) {
+      String metricGroupName,
+      PrometheusRequestSigner requestSigner) {
     super(
         (ElementConverter<PrometheusTimeSeries, EncodedSeries>)
             (element, context) -> EncodedSeries.of(element),
@@ -45,6 +47,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
     this.nativeOptions = Collections.unmodifiableMap(new LinkedHashMap<>(nativeOptions));
     this.metricGroupName = metricGroupName;
     this.maxRecordSizeInSamples = maxRecordSizeInSamples;
+    this.requestSigner = requestSigner;
   }
 
   /** A builder with the Apache connector's options and defaults. */
@@ -87,7 +90,8 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
         states,
         nativeOptions,
         metricGroupName,
-        maxRecordSizeInSamples);
+        maxRecordSizeInSamples,
+        requestSigner);
   }
 
   @Override
@@ -110,12 +114,29 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
         + getMaxInFlightRequests()
         + ", metricGroupName="
         + metricGroupName
+        + ", requestSigner="
+        + (requestSigner == null ? "none" : requestSigner.getClass().getName())
         + ", native="
-        + nativeOptions
+        + printable(nativeOptions)
         + "}";
   }
 
-  /** The options handed to the native client (secrets are not part of them yet). */
+  /** The native options with credentials and header values hidden. */
+  static Map<String, String> printable(Map<String, String> options) {
+    Map<String, String> out = new LinkedHashMap<>();
+    options.forEach(
+        (k, v) ->
+            out.put(
+                k,
+                k.startsWith("header.")
+                        || k.equals("auth.basic.password")
+                        || k.equals("auth.bearer_token")
+                    ? "<hidden>"
+                    : v));
+    return out;
+  }
+
+  /** The options handed to the native client, credentials included: never log them. */
   Map<String, String> nativeOptions() {
     return nativeOptions;
   }

@@ -52,6 +52,9 @@ public class PrometheusSinkBuilder
   private String metricGroupName;
   private PrometheusRequestSigner requestSigner;
   private String tlsCaCertificateFile;
+  private String basicAuthUsername;
+  private String basicAuthPassword;
+  private String bearerToken;
   private final Map<String, String> httpHeaders = new LinkedHashMap<>();
 
   PrometheusSinkBuilder() {}
@@ -108,7 +111,11 @@ public class PrometheusSinkBuilder
     return this;
   }
 
-  /** Adds headers to every request (not supported yet: {@link #build()} rejects a signer). */
+  /**
+   * Adds headers to every request, computed from the request's headers and compressed body (for
+   * example a signature). Called once per attempt, retries included, on the sender thread; the map
+   * it receives holds the request's headers, and the Remote-Write headers cannot be replaced.
+   */
   public PrometheusSinkBuilder setRequestSigner(PrometheusRequestSigner requestSigner) {
     this.requestSigner = requestSigner;
     return this;
@@ -120,6 +127,25 @@ public class PrometheusSinkBuilder
    */
   public PrometheusSinkBuilder addHttpHeader(String name, String value) {
     httpHeaders.put(name, value);
+    return this;
+  }
+
+  /**
+   * HTTP basic authentication. The password never appears in logs, exceptions or {@code
+   * toString()}. Not together with {@link #setBearerToken}.
+   */
+  public PrometheusSinkBuilder setBasicAuth(String username, String password) {
+    this.basicAuthUsername = username;
+    this.basicAuthPassword = password;
+    return this;
+  }
+
+  /**
+   * An {@code Authorization: Bearer} token. It never appears in logs, exceptions or {@code
+   * toString()}. Not together with {@link #setBasicAuth}.
+   */
+  public PrometheusSinkBuilder setBearerToken(String bearerToken) {
+    this.bearerToken = bearerToken;
     return this;
   }
 
@@ -236,14 +262,32 @@ public class PrometheusSinkBuilder
     if (group.trim().isEmpty()) {
       throw invalid("setMetricGroupName", group, "a non-blank string");
     }
-    if (requestSigner != null) {
-      throw invalid(
-          "setRequestSigner",
-          requestSigner.getClass().getName(),
-          "null: request signers are not supported yet");
+    boolean basicAuth = basicAuthUsername != null || basicAuthPassword != null;
+    if (basicAuth) {
+      if (basicAuthUsername == null
+          || basicAuthUsername.isEmpty()
+          || basicAuthUsername.indexOf(':') >= 0) {
+        throw invalid("setBasicAuth(username)", basicAuthUsername, "a non-empty name without ':'");
+      }
+      if (basicAuthPassword == null) {
+        throw invalid("setBasicAuth(password)", null, "a non-null password");
+      }
+    }
+    if (bearerToken != null
+        && (bearerToken.isEmpty()
+            || bearerToken.indexOf('\r') >= 0
+            || bearerToken.indexOf('\n') >= 0)) {
+      throw invalid("setBearerToken", "<hidden>", "a non-empty token without CR/LF");
+    }
+    if (basicAuth && bearerToken != null) {
+      throw invalid("setBearerToken", "<hidden>", "not together with setBasicAuth");
     }
     for (Map.Entry<String, String> h : httpHeaders.entrySet()) {
       checkHeader(h.getKey(), h.getValue());
+      if (h.getKey().equalsIgnoreCase("authorization") && (basicAuth || bearerToken != null)) {
+        throw invalid(
+            "addHttpHeader", h.getKey(), "not together with setBasicAuth or setBearerToken");
+      }
     }
     if (tlsCaCertificateFile != null && tlsCaCertificateFile.trim().isEmpty()) {
       throw invalid("setTlsCaCertificateFile", tlsCaCertificateFile, "a PEM file path");
@@ -262,10 +306,17 @@ public class PrometheusSinkBuilder
     if (tlsCaCertificateFile != null) {
       options.put("tls.ca_file", tlsCaCertificateFile);
     }
+    if (basicAuth) {
+      options.put("auth.basic.username", basicAuthUsername);
+      options.put("auth.basic.password", basicAuthPassword);
+    }
+    if (bearerToken != null) {
+      options.put("auth.bearer_token", bearerToken);
+    }
     for (Map.Entry<String, String> h : httpHeaders.entrySet()) {
       options.put("header." + h.getKey(), h.getValue());
     }
-    return new PrometheusSink(batch, record, buffered, maxTime, options, group);
+    return new PrometheusSink(batch, record, buffered, maxTime, options, group, requestSigner);
   }
 
   private static void checkUrl(String url) {

@@ -4,10 +4,14 @@ import dev.promsink.flink.jni.BatchCallback;
 import dev.promsink.flink.jni.BatchFormat;
 import dev.promsink.flink.jni.NativeClient;
 import dev.promsink.flink.jni.NativeException;
+import dev.promsink.flink.jni.RequestSigning;
 import dev.promsink.flink.jni.SinkCounter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
@@ -41,10 +45,13 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
       Collection<BufferedRequestState<EncodedSeries>> states,
       Map<String, String> nativeOptions,
       String metricGroupName,
-      int maxRecordSizeInSamples) {
+      int maxRecordSizeInSamples,
+      PrometheusRequestSigner requestSigner) {
     super(elementConverter, context, configuration, states);
     this.maxRecordSizeInSamples = maxRecordSizeInSamples;
-    this.client = NativeClient.create(nativeOptions);
+    this.client =
+        NativeClient.create(
+            nativeOptions, requestSigner == null ? null : new Signing(requestSigner));
     registerCounters(context.metricGroup().addGroup(metricGroupName));
   }
 
@@ -101,6 +108,34 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
     } finally {
       client.close();
       counters = client.counters();
+    }
+  }
+
+  /** Adapts the user's signer to the native client: headers in a map, the additions back. */
+  private static final class Signing implements RequestSigning {
+    private final PrometheusRequestSigner signer;
+
+    Signing(PrometheusRequestSigner signer) {
+      this.signer = signer;
+    }
+
+    @Override
+    public String[] sign(String[] headers, byte[] body) {
+      Map<String, String> map = new LinkedHashMap<>();
+      for (int i = 0; i + 1 < headers.length; i += 2) {
+        map.put(headers[i], headers[i + 1]);
+      }
+      Map<String, String> before = new HashMap<>(map);
+      signer.addSignatureHeaders(map, body);
+      List<String> changed = new ArrayList<>();
+      map.forEach(
+          (name, value) -> {
+            if (value != null && !value.equals(before.get(name))) {
+              changed.add(name);
+              changed.add(value);
+            }
+          });
+      return changed.toArray(new String[0]);
     }
   }
 

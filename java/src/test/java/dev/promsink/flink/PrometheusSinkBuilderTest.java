@@ -27,7 +27,7 @@ class PrometheusSinkBuilderTest {
         .startsWith(
             "PrometheusSink{maxBatchSizeInSamples=500, maxRecordSizeInSamples=500,"
                 + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightRequests=1,"
-                + " metricGroupName=Prometheus, native={");
+                + " metricGroupName=Prometheus, requestSigner=none, native={");
     assertThat(sink.nativeOptions())
         .containsEntry("url", URL)
         .containsEntry("socket_timeout_ms", "5000")
@@ -173,9 +173,30 @@ class PrometheusSinkBuilderTest {
             b -> b.setTlsCaCertificateFile(" "),
             "Invalid setTlsCaCertificateFile:"),
         bad(
-            "request signer",
-            b -> b.setRequestSigner((headers, body) -> {}),
-            "Invalid setRequestSigner"));
+            "basic auth without username",
+            b -> b.setBasicAuth("", "pw"),
+            "Invalid setBasicAuth(username): ; allowed: a non-empty name without ':'"),
+        bad(
+            "basic auth username with colon",
+            b -> b.setBasicAuth("a:b", "pw"),
+            "Invalid setBasicAuth(username): a:b"),
+        bad(
+            "basic auth without password",
+            b -> b.setBasicAuth("flink", null),
+            "Invalid setBasicAuth(password): null"),
+        bad(
+            "empty bearer token",
+            b -> b.setBearerToken(""),
+            "Invalid setBearerToken: <hidden>; allowed: a non-empty token without CR/LF"),
+        bad(
+            "basic and bearer together",
+            b -> b.setBasicAuth("flink", "pw").setBearerToken("t"),
+            "Invalid setBearerToken: <hidden>; allowed: not together with setBasicAuth"),
+        bad(
+            "authorization header with built-in auth",
+            b -> b.setBearerToken("t").addHttpHeader("Authorization", "x"),
+            "Invalid addHttpHeader: Authorization; allowed: not together with setBasicAuth or"
+                + " setBearerToken"));
   }
 
   private static Arguments bad(
@@ -190,6 +211,35 @@ class PrometheusSinkBuilderTest {
     assertThatThrownBy(() -> change.apply(valid()).build())
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(message);
+  }
+
+  @Test
+  void credentialsReachTheNativeOptionsButNeverToString() {
+    PrometheusSink basic =
+        valid().setBasicAuth("flink", "pa55-basic").addHttpHeader("X-Api-Key", "k3y").build();
+    assertThat(basic.nativeOptions())
+        .containsEntry("auth.basic.username", "flink")
+        .containsEntry("auth.basic.password", "pa55-basic")
+        .containsEntry("header.X-Api-Key", "k3y");
+    assertThat(basic.toString())
+        .contains("auth.basic.username=flink", "auth.basic.password=<hidden>")
+        .contains("header.X-Api-Key=<hidden>")
+        .doesNotContain("pa55-basic")
+        .doesNotContain("k3y");
+    PrometheusSink bearer = valid().setBearerToken("t0ken-xyz").build();
+    assertThat(bearer.nativeOptions()).containsEntry("auth.bearer_token", "t0ken-xyz");
+    assertThat(bearer.toString()).contains("auth.bearer_token=<hidden>").doesNotContain("t0ken");
+  }
+
+  @Test
+  void aRequestSignerIsAcceptedAndNamedInToString() {
+    PrometheusSink sink = valid().setRequestSigner(new NoopSigner()).build();
+    assertThat(sink.toString()).contains("requestSigner=" + NoopSigner.class.getName());
+  }
+
+  private static final class NoopSigner implements PrometheusRequestSigner {
+    @Override
+    public void addSignatureHeaders(java.util.Map<String, String> headers, byte[] body) {}
   }
 
   @Test

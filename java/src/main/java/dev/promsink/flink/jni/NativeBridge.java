@@ -13,8 +13,8 @@ final class NativeBridge {
 
   private NativeBridge() {}
 
-  /** Creates a client from key/value pairs; returns its handle. */
-  static native long create(String[] keysAndValues);
+  /** Creates a client from key/value pairs and an optional signer; returns its handle. */
+  static native long create(String[] keysAndValues, RequestSigning signer);
 
   /** Reads {@code length} bytes of the direct buffer {@code batch} now; completes later. */
   static native void submit(long handle, ByteBuffer batch, int length, BatchCallback callback);

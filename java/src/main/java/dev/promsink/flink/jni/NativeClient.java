@@ -20,13 +20,21 @@ public final class NativeClient implements AutoCloseable {
    * docs/configuration.md}); an unknown key or a bad value is a {@link NativeException}.
    */
   public static NativeClient create(Map<String, String> options) {
+    return create(options, null);
+  }
+
+  /**
+   * Creates a client whose requests are signed by {@code signer} (may be null) before every
+   * attempt.
+   */
+  public static NativeClient create(Map<String, String> options, RequestSigning signer) {
     String[] pairs = new String[options.size() * 2];
     int i = 0;
     for (Map.Entry<String, String> e : options.entrySet()) {
       pairs[i++] = e.getKey();
       pairs[i++] = e.getValue();
     }
-    return new NativeClient(NativeBridge.create(pairs));
+    return new NativeClient(NativeBridge.create(pairs, signer));
   }
 
   /**

@@ -20,13 +20,36 @@ import java.util.Map;
 public final class PrometheusServer extends ReceiverProcess {
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** The user that {@link #withBasicAuth()} accepts. */
+  public static final String BASIC_AUTH_USER = "promsink";
+
+  /** The password that {@link #withBasicAuth()} accepts. */
+  public static final String BASIC_AUTH_PASSWORD = "promsink-test-password";
+
+  /** bcrypt (cost 4) of {@link #BASIC_AUTH_PASSWORD}, as Prometheus's web config wants it. */
+  private static final String BASIC_AUTH_BCRYPT =
+      "$2b$04$8RHP8oyDc3gxIYW8slIY9uhiQ3gDOEJ06vdq/qwCa0L7nE8qqsqZO";
+
   public PrometheusServer() {
-    this(null);
+    super("prometheus", null, null);
   }
 
   /** A Prometheus serving HTTPS with the server certificate of {@code tls}. */
   public PrometheusServer(TestCertificates tls) {
-    super("prometheus", tls);
+    super("prometheus", tls, null);
+  }
+
+  private PrometheusServer(String authorization) {
+    super("prometheus", null, authorization);
+  }
+
+  /** A Prometheus that requires basic auth ({@link #BASIC_AUTH_USER}) on every endpoint. */
+  public static PrometheusServer withBasicAuth() {
+    String credentials = BASIC_AUTH_USER + ":" + BASIC_AUTH_PASSWORD;
+    return new PrometheusServer(
+        "Basic "
+            + java.util.Base64.getEncoder()
+                .encodeToString(credentials.getBytes(StandardCharsets.UTF_8)));
   }
 
   @Override
@@ -42,17 +65,26 @@ public final class PrometheusServer extends ReceiverProcess {
                 "--web.listen-address=127.0.0.1:" + port,
                 "--web.enable-remote-write-receiver",
                 "--log.level=warn"));
+    StringBuilder web = new StringBuilder();
     TestCertificates certificates = tls();
     if (certificates != null) {
-      Path web = dir.resolve("web.yml");
-      Files.writeString(
-          web,
-          "tls_server_config:\n  cert_file: "
-              + certificates.serverCertificate
-              + "\n  key_file: "
-              + certificates.serverKey
-              + "\n");
-      command.add("--web.config.file=" + web);
+      web.append("tls_server_config:\n  cert_file: ")
+          .append(certificates.serverCertificate)
+          .append("\n  key_file: ")
+          .append(certificates.serverKey)
+          .append("\n");
+    }
+    if (requiresAuthorization()) {
+      web.append("basic_auth_users:\n  ")
+          .append(BASIC_AUTH_USER)
+          .append(": ")
+          .append(BASIC_AUTH_BCRYPT)
+          .append("\n");
+    }
+    if (web.length() > 0) {
+      Path file = dir.resolve("web.yml");
+      Files.writeString(file, web.toString());
+      command.add("--web.config.file=" + file);
     }
     return command;
   }

@@ -23,14 +23,19 @@ public abstract class ReceiverProcess implements AutoCloseable {
   protected final int port;
   private final Process process;
   private final TestCertificates tls;
+  private final String authorization;
 
   protected ReceiverProcess(String name) {
-    this(name, null);
+    this(name, null, null);
   }
 
-  /** A receiver serving HTTPS with {@code tls}'s server certificate when it is not null. */
-  protected ReceiverProcess(String name, TestCertificates tls) {
+  /**
+   * A receiver serving HTTPS with {@code tls}'s server certificate when it is not null, and whose
+   * own API is read with the {@code authorization} header when it is not null.
+   */
+  protected ReceiverProcess(String name, TestCertificates tls, String authorization) {
     this.tls = tls;
+    this.authorization = authorization;
     try {
       dir = Files.createTempDirectory("promsink-" + name + "-");
       port = freePort();
@@ -44,6 +49,11 @@ public abstract class ReceiverProcess implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** True when the server requires basic auth (set before {@link #command} runs). */
+  protected boolean requiresAuthorization() {
+    return authorization != null;
   }
 
   /** The certificates served, or null for plain HTTP (set before {@link #command} runs). */
@@ -72,6 +82,9 @@ public abstract class ReceiverProcess implements AutoCloseable {
       HttpURLConnection c = (HttpURLConnection) new URL(baseUrl() + pathAndQuery).openConnection();
       if (tls != null) {
         ((HttpsURLConnection) c).setSSLSocketFactory(tls.sslContext().getSocketFactory());
+      }
+      if (authorization != null) {
+        c.setRequestProperty("Authorization", authorization);
       }
       c.setConnectTimeout(5000);
       c.setReadTimeout(30000);
