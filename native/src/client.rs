@@ -81,6 +81,9 @@ pub struct Client {
     // Dropped on close: wakes the worker from any backoff wait at once.
     stop: Option<Sender<()>>,
     worker: Option<JoinHandle<()>>,
+    // Disconnected when the worker thread ends.
+    worker_done: Receiver<()>,
+    close_grace: Duration,
 }
 
 /// Jobs queued beyond the one being sent. Flink keeps one batch in flight per writer, so this
@@ -100,6 +103,7 @@ impl Client {
         let (jobs_tx, jobs_rx) = bounded::<Job>(QUEUE);
         let (spare_tx, spare_rx) = bounded::<Vec<u8>>(4);
         let (stop_tx, stop_rx) = bounded::<()>(0);
+        let (done_tx, done_rx) = bounded::<()>(0);
         let worker = Worker {
             transport,
             retry: config.retry,
@@ -110,6 +114,7 @@ impl Client {
         let handle = std::thread::Builder::new()
             .name(thread_name)
             .spawn(move || {
+                let _done = done_tx; // dropped when this thread ends, however it ends
                 on_start();
                 worker.run(jobs_rx, spare_tx);
             })
@@ -124,6 +129,8 @@ impl Client {
             spare_bodies: spare_rx,
             stop: Some(stop_tx),
             worker: Some(handle),
+            worker_done: done_rx,
+            close_grace: close_grace(config.socket_timeout),
         })
     }
 
@@ -132,20 +139,20 @@ impl Client {
     /// is an error and nothing of it is sent (nor is `done` called).
     pub fn submit(&self, batch: &[u8], done: Completion) -> Result<()> {
         let jobs = self.jobs.as_ref().ok_or(Error::Closed)?;
-        let mut body = self.spare_bodies.try_recv().unwrap_or_default();
-        let (samples, invalid) = {
+        let (body, samples, invalid) = {
             let mut p = self.prepare.lock();
             let Prepare {
                 encoder,
                 compressor,
             } = &mut *p;
             let invalid = encode_batch(batch, encoder)?;
+            let mut body = self.spare_bodies.try_recv().unwrap_or_default();
             if encoder.series() > 0 {
                 compressor.compress_into(encoder.bytes(), &mut body);
             } else {
                 body.clear();
             }
-            (encoder.samples() as u64, invalid)
+            (body, encoder.samples() as u64, invalid)
         };
         if invalid.series > 0 {
             self.counters
@@ -166,13 +173,20 @@ impl Client {
         self.counters.snapshot()
     }
 
-    /// Stops the worker (abandoning queued batches and any backoff wait, after at most the
-    /// request in progress) and joins it. Idempotent.
+    /// Stops the worker (abandoning queued batches and any backoff wait) and joins it once the
+    /// request in progress, if any, has ended. Idempotent. Never hangs: a request that outlives
+    /// the grace period (possible only without a socket timeout) is left to end on its own
+    /// thread, which then exits; it holds no reference to this client.
     pub fn close(&mut self) {
         self.jobs = None;
         self.stop = None;
         if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
+            match self.worker_done.recv_timeout(self.close_grace) {
+                Err(RecvTimeoutError::Timeout) => drop(worker), // detached
+                _ => {
+                    let _ = worker.join();
+                }
+            }
         }
     }
 }
@@ -181,6 +195,14 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// How long `close` waits for a request in progress: every phase of a request is bounded by the
+/// socket timeout (connect, send, wait, receive, with some slack), or 10 s without one.
+fn close_grace(socket_timeout: Option<Duration>) -> Duration {
+    socket_timeout.map_or(Duration::from_secs(10), |t| {
+        t.saturating_mul(5) + Duration::from_secs(1)
+    })
 }
 
 /// Encodes every valid series of `batch` into `encoder` (cleared first) and describes the
@@ -211,7 +233,7 @@ pub fn encode_batch(batch: &[u8], encoder: &mut Encoder) -> Result<InvalidSummar
 }
 
 fn describe(reason: Invalid, metric: &[u8]) -> String {
-    let name = String::from_utf8_lossy(&metric[..metric.len().min(200)]);
+    let name: String = String::from_utf8_lossy(metric).chars().take(200).collect();
     format!("{reason} (metric name {name:?})")
 }
 
@@ -241,12 +263,15 @@ impl Worker {
                 return; // closing: abandon this and every queued batch
             };
             let _ = spare.try_send(job.body);
-            (job.done)(BatchResult {
+            let result = BatchResult {
                 outcome,
                 message,
                 invalid: job.invalid,
                 counters: self.counters.snapshot(),
-            });
+            };
+            // A panicking callback must not take the sender down with every later batch.
+            let _ =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || (job.done)(result)));
         }
     }
 

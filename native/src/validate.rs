@@ -117,7 +117,8 @@ impl Samples<'_, '_> {
     }
 }
 
-/// Reusable scratch space for normalising series, one per client.
+/// Scratch space for normalising the series of one batch (it borrows from the batch buffer),
+/// reused from series to series.
 #[derive(Default)]
 pub struct Normalizer<'a> {
     labels: Vec<(&'a [u8], &'a [u8])>,

@@ -190,6 +190,37 @@ fn basic_auth_is_sent_as_the_authorization_header() {
 }
 
 #[test]
+fn close_does_not_hang_on_a_request_that_never_ends() {
+    // A server that accepts and never answers, and no socket timeout.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api/v1/write", listener.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(15));
+        drop(stream);
+    });
+    let mut c = client(&config(&url, &[("socket_timeout_ms", "0")]));
+    let _rx = submit(&c, &batch(1));
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    c.close();
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9), "{waited:?}");
+    assert!(waited < Duration::from_secs(14), "{waited:?}");
+    drop(held);
+}
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_sender() {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let c = client(&config(&r.url, &[]));
+    c.submit(&batch(1), Box::new(|_| panic!("callback bug")))
+        .unwrap();
+    assert_eq!(wait(&submit(&c, &batch(2))).outcome, Outcome::Written);
+    assert_eq!(c.counters()[Counter::SamplesOut as usize], 6);
+}
+
+#[test]
 fn custom_user_agent_is_sent() {
     let r = Receiver::start(vec![], Reply::status(200));
     let c = client(&config(&r.url, &[("user_agent", "fleet-job/2.1")]));
