@@ -22,6 +22,14 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
 public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedSeries> {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Flink's own request timeout is disabled in effect: the native client bounds every attempt
+   * (socket timeout) and owns retries, possibly for ever. A Flink timeout would queue the same
+   * entries again while the native side still retries them (duplicates, two requests in flight).
+   * The value stays far from overflow when Flink adds it to the current time.
+   */
+  static final long NEVER_TIME_OUT_MS = Long.MAX_VALUE / 4;
+
   private final Map<String, String> nativeOptions;
   private final String metricGroupName;
   private final int maxRecordSizeInSamples;
@@ -43,7 +51,9 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
         maxBufferedRequests,
         maxBatchSizeInSamples,
         maxTimeInBufferMS,
-        maxRecordSizeInSamples);
+        maxRecordSizeInSamples,
+        NEVER_TIME_OUT_MS,
+        true);
     this.nativeOptions = Collections.unmodifiableMap(new LinkedHashMap<>(nativeOptions));
     this.metricGroupName = metricGroupName;
     this.maxRecordSizeInSamples = maxRecordSizeInSamples;
@@ -82,6 +92,8 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
             .setMaxBufferedRequests(getMaxBufferedRequests())
             .setMaxTimeInBufferMS(getMaxTimeInBufferMS())
             .setMaxRecordSizeInBytes(getMaxRecordSizeInBytes())
+            .setRequestTimeoutMS(getRequestTimeoutMS())
+            .setFailOnTimeout(getFailOnTimeout())
             .build();
     return new PrometheusSinkWriter(
         getElementConverter(),

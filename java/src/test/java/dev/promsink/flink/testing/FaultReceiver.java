@@ -65,8 +65,8 @@ public final class FaultReceiver implements AutoCloseable {
   }
 
   /**
-   * Waits up to {@code timeoutMs} until {@code count} requests got {@code status} (a slow answer
-   * is recorded only when its delay is over); returns the count seen last.
+   * Waits up to {@code timeoutMs} until {@code count} requests got {@code status} (a slow answer is
+   * recorded only when its delay is over); returns the count seen last.
    */
   public long awaitStatusCount(String status, long count, long timeoutMs)
       throws InterruptedException {
