@@ -6,15 +6,13 @@ import dev.promsink.flink.jni.SinkCounter;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.Samples;
 import dev.promsink.flink.testing.SinkCounters;
+import dev.promsink.flink.testing.SinkJobs;
 import dev.promsink.flink.testing.VictoriaMetricsServer;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.JobExecutionResult;
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.testutils.InMemoryReporter;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
@@ -31,63 +29,24 @@ class EndToEndTest {
   private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension
-  static final MiniClusterExtension MINI_CLUSTER =
-      new MiniClusterExtension(
-          new MiniClusterResourceConfiguration.Builder()
-              .setNumberTaskManagers(1)
-              .setNumberSlotsPerTaskManager(2)
-              .setConfiguration(REPORTER.addToConfiguration(new Configuration()))
-              .build());
+  static final MiniClusterExtension MINI_CLUSTER = SinkJobs.miniCluster(REPORTER);
 
-  /** One sample per record, every series' samples in time order across the stream. */
-  static List<PrometheusTimeSeries> fleet(String metric, long baseMs) {
-    List<PrometheusTimeSeries> records = new ArrayList<>();
-    for (int j = 0; j < SAMPLES_PER_SERIES; j++) {
-      for (int i = 0; i < SERIES; i++) {
-        records.add(
-            PrometheusTimeSeries.builder()
-                .withMetricName(metric)
-                .addLabel("device", "d" + i)
-                .addLabel("fleet", "f" + (i % 10))
-                .addLabel("Region", "r" + (i % 3))
-                .addSample(value(i, j), baseMs + j * 1000L)
-                .build());
-      }
-    }
-    return records;
+  private static List<PrometheusTimeSeries> fleet(String metric, long baseMs) {
+    return SinkJobs.fleet(metric, SERIES, SAMPLES_PER_SERIES, baseMs);
   }
 
-  static double value(int series, int sample) {
-    return series + sample / 4.0;
+  private static Samples expected(List<PrometheusTimeSeries> records) {
+    return SinkJobs.expected(records);
   }
 
-  static Samples expected(List<PrometheusTimeSeries> records) {
-    Samples s = new Samples();
-    for (PrometheusTimeSeries r : records) {
-      Map<String, String> labels = new LinkedHashMap<>();
-      labels.put("__name__", r.getMetricName());
-      for (PrometheusTimeSeries.Label l : r.getLabels()) {
-        labels.put(l.getName(), l.getValue());
-      }
-      for (PrometheusTimeSeries.Sample x : r.getSamples()) {
-        s.add(labels, x.getTimestamp(), x.getValue());
-      }
-    }
-    return s;
+  private static JobExecutionResult run(List<PrometheusTimeSeries> records, String url)
+      throws Exception {
+    return SinkJobs.run(
+        records, PrometheusSink.builder().setPrometheusRemoteWriteUrl(url).build(), 2);
   }
 
-  static JobExecutionResult run(List<PrometheusTimeSeries> records, String url) throws Exception {
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-    env.setParallelism(2);
-    env.fromData(records)
-        .setParallelism(1)
-        .keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector())
-        .sinkTo(PrometheusSink.builder().setPrometheusRemoteWriteUrl(url).build());
-    return env.execute("promsink end-to-end");
-  }
-
-  static long baseMs() {
-    return (System.currentTimeMillis() - 30 * 60_000L) / 1000 * 1000;
+  private static long baseMs() {
+    return SinkJobs.baseMs();
   }
 
   @Test

@@ -6,12 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.promsink.flink.PrometheusSinkConfiguration.RetryConfiguration;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.Samples;
+import dev.promsink.flink.testing.SinkJobs;
 import dev.promsink.flink.testing.TestCertificates;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -19,30 +18,18 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** HTTPS to a real Prometheus serving a certificate from a test CA. */
 class TlsEndToEndTest {
-  @RegisterExtension
-  static final MiniClusterExtension MINI_CLUSTER =
-      new MiniClusterExtension(
-          new MiniClusterResourceConfiguration.Builder()
-              .setNumberTaskManagers(1)
-              .setNumberSlotsPerTaskManager(2)
-              .build());
+  @RegisterExtension static final MiniClusterExtension MINI_CLUSTER = SinkJobs.miniCluster(null);
 
   private static void run(List<PrometheusTimeSeries> records, PrometheusSink sink)
       throws Exception {
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-    env.setParallelism(2);
-    env.fromData(records)
-        .setParallelism(1)
-        .keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector())
-        .sinkTo(sink);
-    env.execute("promsink tls");
+    SinkJobs.run(records, sink, 2);
   }
 
   @Test
   void writesOverHttpsTrustingTheConfiguredCa(@TempDir Path dir) throws Exception {
     TestCertificates certificates = TestCertificates.create(dir);
     List<PrometheusTimeSeries> records =
-        EndToEndTest.fleet("tls_temperature", EndToEndTest.baseMs());
+        SinkJobs.fleet("tls_temperature", 1000, 20, SinkJobs.baseMs());
     try (PrometheusServer prometheus = new PrometheusServer(certificates)) {
       assertThat(prometheus.writeUrl()).startsWith("https://127.0.0.1:");
       run(
@@ -52,7 +39,7 @@ class TlsEndToEndTest {
               .setTlsCaCertificateFile(certificates.caCertificate.toString())
               .build());
       Samples stored = prometheus.rawSamples("tls_temperature", "1h");
-      assertThat(stored.bySeries()).isEqualTo(EndToEndTest.expected(records).bySeries());
+      assertThat(stored.bySeries()).isEqualTo(SinkJobs.expected(records).bySeries());
     }
   }
 
@@ -66,7 +53,7 @@ class TlsEndToEndTest {
         List.of(
             PrometheusTimeSeries.builder()
                 .withMetricName("tls_untrusted")
-                .addSample(1, EndToEndTest.baseMs())
+                .addSample(1, SinkJobs.baseMs())
                 .build());
     try (PrometheusServer prometheus = new PrometheusServer(certificates)) {
       PrometheusSink sink =
