@@ -1,43 +1,33 @@
-//! One native client per Flink sink writer: prepares batches on the caller's thread (parse,
-//! validate, encode, compress) and sends them on its own worker thread, in order, one request in
-//! flight, retrying with backoff. Every batch is completed exactly once through its callback,
-//! except batches still queued or retrying when the client is closed.
+//! One native client per Flink sink writer. `submit` prepares a batch on the caller's thread
+//! (parse, validate, normalise, encode) and splits it by series into parts, one per sending
+//! lane (`lane.rs`); each lane sends in order with one request in flight, so several batches can
+//! be in flight at once while every series keeps its order. A batch completes, through its
+//! callback, when all its parts are done. Batches still pending when the client closes are
+//! abandoned without a callback.
 
 use crate::batch::BatchReader;
-use crate::classify::{classify_status, Class};
-use crate::compress::Compressor;
-use crate::config::{Config, OnRetryLimit};
+use crate::config::Config;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
-use crate::http::{Attempt, Transport};
+use crate::http::Transport;
+pub use crate::lane::Outcome;
+use crate::lane::{Lane, Part, PartDone};
 use crate::metrics::{Counter, Counters, COUNTERS};
-use crate::retry::RetryPolicy;
-use crate::validate::{Invalid, Normalizer};
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crate::validate::{Invalid, NormalSeries, Normalizer};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How a batch ended. The numeric values are part of the JNI contract (`BatchOutcome` in Java).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every valid series was written (or there was nothing valid to write).
-    Written = 0,
-    /// The receiver answered a non-retryable 4xx: dropped and counted, the job goes on.
-    DroppedNonRetryable = 1,
-    /// Retry limit reached with DISCARD_AND_CONTINUE: dropped and counted, the job goes on.
-    DroppedRetryLimit = 2,
-    /// Fatal answer, or retry limit reached with FAIL: the job must fail.
-    Failed = 3,
-}
-
 /// What the callback of a batch receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchResult {
-    /// How it ended.
+    /// How it ended: the worst outcome of its parts.
     pub outcome: Outcome,
-    /// For anything but `Written`: endpoint, status or error, and the response body.
+    /// For anything but `Written`: endpoint, status or error, and the response body (of the
+    /// worst part).
     pub message: String,
     /// Series of the batch rejected by validation (already counted).
     pub invalid: InvalidSummary,
@@ -56,116 +46,165 @@ pub struct InvalidSummary {
     pub first: String,
 }
 
-/// Called once when a batch is done, on the worker thread.
+/// Called once when a batch is done, on a lane's thread.
 pub type Completion = Box<dyn FnOnce(BatchResult) + Send>;
 
-struct Job {
-    body: Vec<u8>,
-    samples: u64,
+/// Collects the outcomes of the parts of one batch and completes it after the last.
+struct Batch {
+    remaining: AtomicUsize,
+    worst: Mutex<(Outcome, String)>,
     invalid: InvalidSummary,
-    done: Completion,
-}
-
-/// State of the preparing side, reused from batch to batch.
-struct Prepare {
-    encoder: Encoder,
-    compressor: Compressor,
-}
-
-/// A Remote-Write client with one sending worker.
-pub struct Client {
-    prepare: Mutex<Prepare>,
+    done: Mutex<Option<Completion>>,
     counters: Arc<Counters>,
-    jobs: Option<Sender<Job>>,
-    spare_bodies: Receiver<Vec<u8>>,
-    // Dropped on close: wakes the worker from any backoff wait at once.
+}
+
+impl PartDone for Batch {
+    fn part_done(&self, outcome: Outcome, message: &str) {
+        {
+            let mut worst = self.worst.lock();
+            if outcome > worst.0 {
+                *worst = (outcome, message.to_string());
+            }
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let (outcome, message) =
+                std::mem::replace(&mut *self.worst.lock(), (Outcome::Written, String::new()));
+            if let Some(done) = self.done.lock().take() {
+                done(BatchResult {
+                    outcome,
+                    message,
+                    invalid: self.invalid.clone(),
+                    counters: self.counters.snapshot(),
+                });
+            }
+        }
+    }
+}
+
+/// A Remote-Write client with one or more sending lanes.
+pub struct Client {
+    // One encoder per lane, reused from batch to batch.
+    encoders: Mutex<Vec<Encoder>>,
+    counters: Arc<Counters>,
+    lanes: Vec<Sender<Part>>,
+    spare: Receiver<Vec<u8>>,
+    // Dropped on close: wakes every lane from any backoff wait at once.
     stop: Option<Sender<()>>,
-    worker: Option<JoinHandle<()>>,
-    // Disconnected when the worker thread ends.
-    worker_done: Receiver<()>,
+    workers: Vec<JoinHandle<()>>,
+    // Disconnected when every lane thread has ended.
+    workers_done: Receiver<()>,
     close_grace: Duration,
 }
 
-/// Jobs queued beyond the one being sent. Flink keeps one batch in flight per writer, so this
-/// only absorbs bursts from a caller that submits before completion arrives.
-const QUEUE: usize = 16;
-
 impl Client {
-    /// A client sending with `transport`, its worker thread named `thread_name`. `on_start` runs
-    /// first on the worker thread (the JNI layer attaches it to the JVM there).
+    /// A client with one lane per transport, its threads named `thread_name.N`. `on_start` runs
+    /// first on every lane thread (the JNI layer attaches it to the JVM there).
     pub fn new(
         config: &Config,
-        transport: Box<dyn Transport>,
+        transports: Vec<Box<dyn Transport>>,
         thread_name: String,
-        on_start: Box<dyn FnOnce() + Send>,
+        on_start: Arc<dyn Fn() + Send + Sync>,
     ) -> Result<Client> {
+        if transports.is_empty() {
+            return Err(Error::config("a client needs at least one lane"));
+        }
         let counters = Arc::new(Counters::default());
-        let (jobs_tx, jobs_rx) = bounded::<Job>(QUEUE);
-        let (spare_tx, spare_rx) = bounded::<Vec<u8>>(4);
+        let (spare_tx, spare_rx) = bounded::<Vec<u8>>(4 * transports.len());
         let (stop_tx, stop_rx) = bounded::<()>(0);
         let (done_tx, done_rx) = bounded::<()>(0);
-        let worker = Worker {
-            transport,
-            retry: config.retry,
-            on_retry_limit: config.on_retry_limit,
-            counters: counters.clone(),
-            stop: stop_rx,
-        };
-        let handle = std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || {
-                let _done = done_tx; // dropped when this thread ends, however it ends
-                on_start();
-                worker.run(jobs_rx, spare_tx);
-            })
-            .map_err(|e| Error::Jni(format!("cannot start the sender thread: {e}")))?;
+        let mut lanes = Vec::new();
+        let mut workers = Vec::new();
+        let mut encoders = Vec::new();
+        for (i, transport) in transports.into_iter().enumerate() {
+            let (parts_tx, parts_rx) = unbounded::<Part>();
+            let lane = Lane {
+                transport,
+                retry: config.retry,
+                on_retry_limit: config.on_retry_limit,
+                max_request_samples: config.max_request_samples,
+                counters: counters.clone(),
+                stop: stop_rx.clone(),
+                spare: spare_tx.clone(),
+            };
+            let (done, on_start) = (done_tx.clone(), on_start.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("{thread_name}.{i}"))
+                .spawn(move || {
+                    let _done = done; // dropped when this thread ends, however it ends
+                    on_start();
+                    lane.run(parts_rx);
+                })
+                .map_err(|e| Error::Jni(format!("cannot start a sender thread: {e}")))?;
+            lanes.push(parts_tx);
+            workers.push(handle);
+            encoders.push(Encoder::new());
+        }
         Ok(Client {
-            prepare: Mutex::new(Prepare {
-                encoder: Encoder::new(),
-                compressor: Compressor::new(),
-            }),
+            encoders: Mutex::new(encoders),
             counters,
-            jobs: Some(jobs_tx),
-            spare_bodies: spare_rx,
+            lanes,
+            spare: spare_rx,
             stop: Some(stop_tx),
-            worker: Some(handle),
-            worker_done: done_rx,
+            workers,
+            workers_done: done_rx,
             close_grace: close_grace(config.socket_timeout),
         })
     }
 
-    /// Parses, validates, encodes and compresses `batch` on the calling thread, then queues it
-    /// for sending; `done` is called when it is written, dropped or failed. A malformed batch
-    /// is an error and nothing of it is sent (nor is `done` called).
+    /// Parses, validates and encodes `batch` on the calling thread, then queues its parts on
+    /// the lanes; `done` is called when every part is written, dropped or failed. A malformed
+    /// batch is an error and nothing of it is sent (nor is `done` called).
     pub fn submit(&self, batch: &[u8], done: Completion) -> Result<()> {
-        let jobs = self.jobs.as_ref().ok_or(Error::Closed)?;
-        let (body, samples, invalid) = {
-            let mut p = self.prepare.lock();
-            let Prepare {
-                encoder,
-                compressor,
-            } = &mut *p;
-            let invalid = encode_batch(batch, encoder)?;
-            let mut body = self.spare_bodies.try_recv().unwrap_or_default();
-            if encoder.series() > 0 {
-                compressor.compress_into(encoder.bytes(), &mut body);
-            } else {
-                body.clear();
-            }
-            (body, encoder.samples() as u64, invalid)
+        if self.lanes.is_empty() {
+            return Err(Error::Closed);
+        }
+        let (parts, invalid) = {
+            let mut encoders = self.encoders.lock();
+            let invalid = encode_batch_lanes(batch, &mut encoders)?;
+            let parts: Vec<(usize, Vec<u8>, u64)> = encoders
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, e)| e.series() > 0)
+                .map(|(lane, e)| {
+                    let samples = e.samples() as u64;
+                    let spare = self.spare.try_recv().unwrap_or_default();
+                    (lane, e.take_bytes(spare), samples)
+                })
+                .collect();
+            (parts, invalid)
         };
         if invalid.series > 0 {
             self.counters
                 .add(Counter::SamplesInvalidDropped, invalid.samples);
             self.counters.add(Counter::SamplesDropped, invalid.samples);
         }
-        jobs.send(Job {
-            body,
-            samples,
+        // A batch with nothing valid still completes through a lane, after what precedes it.
+        let parts = if parts.is_empty() {
+            vec![(0, Vec::new(), 0)]
+        } else {
+            parts
+        };
+        let owner = Arc::new(Batch {
+            remaining: AtomicUsize::new(parts.len()),
+            worst: Mutex::new((Outcome::Written, String::new())),
             invalid,
-            done,
-        })
-        .map_err(|_| Error::Closed)
+            done: Mutex::new(Some(done)),
+            counters: self.counters.clone(),
+        });
+        for (lane, bytes, samples) in parts {
+            let part = Part {
+                bytes,
+                samples,
+                owner: owner.clone(),
+            };
+            self.lanes[lane].send(part).map_err(|_| Error::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Number of sending lanes.
+    pub fn lanes(&self) -> usize {
+        self.workers.len().max(self.lanes.len())
     }
 
     /// Current counter values.
@@ -173,20 +212,22 @@ impl Client {
         self.counters.snapshot()
     }
 
-    /// Stops the worker (abandoning queued batches and any backoff wait) and joins it once the
-    /// request in progress, if any, has ended. Idempotent. Never hangs: a request that outlives
-    /// the grace period (possible only without a socket timeout) is left to end on its own
-    /// thread, which then exits; it holds no reference to this client.
+    /// Stops the lanes (abandoning queued parts and any backoff wait) and joins them once the
+    /// requests in progress, if any, have ended. Idempotent. Never hangs: a request that
+    /// outlives the grace period (possible only without a socket timeout) is left to end on its
+    /// own thread, which then exits; it holds no reference to this client.
     pub fn close(&mut self) {
-        self.jobs = None;
+        self.lanes.clear();
         self.stop = None;
-        if let Some(worker) = self.worker.take() {
-            match self.worker_done.recv_timeout(self.close_grace) {
-                Err(RecvTimeoutError::Timeout) => drop(worker), // detached
-                _ => {
-                    let _ = worker.join();
-                }
-            }
+        let workers = std::mem::take(&mut self.workers);
+        if workers.is_empty() {
+            return;
+        }
+        match self.workers_done.recv_timeout(self.close_grace) {
+            Err(RecvTimeoutError::Timeout) => drop(workers), // detached
+            _ => workers.into_iter().for_each(|w| {
+                let _ = w.join();
+            }),
         }
     }
 }
@@ -208,16 +249,23 @@ fn close_grace(socket_timeout: Option<Duration>) -> Duration {
 /// Encodes every valid series of `batch` into `encoder` (cleared first) and describes the
 /// invalid ones.
 pub fn encode_batch(batch: &[u8], encoder: &mut Encoder) -> Result<InvalidSummary> {
+    encode_batch_lanes(batch, std::slice::from_mut(encoder))
+}
+
+/// Encodes every valid series of `batch` into the encoder of its lane (all cleared first; the
+/// lane is [`lane_of`] its labels) and describes the invalid ones.
+pub fn encode_batch_lanes(batch: &[u8], encoders: &mut [Encoder]) -> Result<InvalidSummary> {
     let mut reader = BatchReader::new(batch)?;
     let mut normalizer = Normalizer::new();
     let mut invalid = InvalidSummary::default();
-    encoder.clear();
+    encoders.iter_mut().for_each(Encoder::clear);
     while let Some(series) = reader.next_series() {
         let series = series?;
         match normalizer.normalise(&series) {
             Ok(normal) => {
                 if !normal.samples.is_empty() {
-                    encoder.push(&normal)
+                    let lane = lane_of(&normal, encoders.len());
+                    encoders[lane].push(&normal)
                 }
             }
             Err(reason) => {
@@ -232,139 +280,27 @@ pub fn encode_batch(batch: &[u8], encoder: &mut Encoder) -> Result<InvalidSummar
     Ok(invalid)
 }
 
+/// The lane of a series among `lanes`: FNV-1a of its sorted labels, so that one series always
+/// takes one lane.
+pub fn lane_of(series: &NormalSeries<'_, '_>, lanes: usize) -> usize {
+    if lanes <= 1 {
+        return 0;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes.iter().chain(&[0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for (name, value) in series.labels {
+        eat(name);
+        eat(value);
+    }
+    (h % lanes as u64) as usize
+}
+
 fn describe(reason: Invalid, metric: &[u8]) -> String {
     let name: String = String::from_utf8_lossy(metric).chars().take(200).collect();
     format!("{reason} (metric name {name:?})")
-}
-
-struct Worker {
-    transport: Box<dyn Transport>,
-    retry: RetryPolicy,
-    on_retry_limit: OnRetryLimit,
-    counters: Arc<Counters>,
-    stop: Receiver<()>,
-}
-
-/// Why a delivery did not finish.
-struct Stopped;
-
-impl Worker {
-    fn run(mut self, jobs: Receiver<Job>, spare: Sender<Vec<u8>>) {
-        for job in jobs.iter() {
-            if matches!(self.stop.try_recv(), Err(TryRecvError::Disconnected)) {
-                return; // closing: abandon queued batches
-            }
-            let result = if job.body.is_empty() {
-                Ok((Outcome::Written, String::new()))
-            } else {
-                self.deliver(&job.body, job.samples)
-            };
-            let Ok((outcome, message)) = result else {
-                return; // closing: abandon this and every queued batch
-            };
-            let _ = spare.try_send(job.body);
-            let result = BatchResult {
-                outcome,
-                message,
-                invalid: job.invalid,
-                counters: self.counters.snapshot(),
-            };
-            // A panicking callback must not take the sender down with every later batch.
-            let _ =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || (job.done)(result)));
-        }
-    }
-
-    /// Sends one body until it is written, dropped or failed.
-    fn deliver(
-        &mut self,
-        body: &[u8],
-        samples: u64,
-    ) -> std::result::Result<(Outcome, String), Stopped> {
-        let mut retries = 0u32;
-        loop {
-            let attempt = self.transport.post(body);
-            let class = match &attempt {
-                Attempt::Answered { status, .. } => classify_status(*status),
-                Attempt::NoAnswer {
-                    retryable: true, ..
-                } => Class::Retryable,
-                Attempt::NoAnswer {
-                    retryable: false, ..
-                } => Class::Fatal,
-            };
-            let c = &self.counters;
-            match class {
-                Class::Success => {
-                    c.add(Counter::SamplesOut, samples);
-                    c.add(Counter::WriteRequestsOut, 1);
-                    return Ok((Outcome::Written, String::new()));
-                }
-                Class::NonRetryable => {
-                    c.add(Counter::SamplesNonRetryableDropped, samples);
-                    c.add(Counter::SamplesDropped, samples);
-                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
-                    let m = self.message("non-retryable answer", &attempt, samples, retries);
-                    return Ok((Outcome::DroppedNonRetryable, m));
-                }
-                Class::Fatal => {
-                    c.add(Counter::SamplesDropped, samples);
-                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
-                    let m = self.message("fatal", &attempt, samples, retries);
-                    return Ok((Outcome::Failed, m));
-                }
-                Class::Retryable if retries >= self.retry.max_retries => {
-                    c.add(Counter::SamplesDropped, samples);
-                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
-                    let m = self.message("retry limit reached", &attempt, samples, retries);
-                    return Ok(match self.on_retry_limit {
-                        OnRetryLimit::Fail => (Outcome::Failed, m),
-                        OnRetryLimit::DiscardAndContinue => {
-                            c.add(Counter::SamplesRetryLimitDropped, samples);
-                            (Outcome::DroppedRetryLimit, m)
-                        }
-                    });
-                }
-                Class::Retryable => {
-                    retries += 1;
-                    c.add(Counter::WriteRequestsRetries, 1);
-                    let retry_after = match &attempt {
-                        Attempt::Answered { retry_after, .. } => *retry_after,
-                        Attempt::NoAnswer { .. } => None,
-                    };
-                    self.wait(self.retry.delay(retries, retry_after))?;
-                }
-            }
-        }
-    }
-
-    /// Sleeps for `delay` unless the client is closed first.
-    fn wait(&self, delay: Duration) -> std::result::Result<(), Stopped> {
-        match self.stop.recv_timeout(delay) {
-            Err(RecvTimeoutError::Timeout) => Ok(()),
-            _ => Err(Stopped),
-        }
-    }
-
-    fn message(&self, what: &str, attempt: &Attempt, samples: u64, retries: u32) -> String {
-        let endpoint = self.transport.endpoint();
-        match attempt {
-            Attempt::Answered { status, body, .. } => {
-                let body = body.trim_end();
-                let body = if body.is_empty() {
-                    "empty response body".to_string()
-                } else {
-                    format!("response body: {body}")
-                };
-                format!(
-                    "{what}: {endpoint} answered HTTP {status} after {retries} retries; \
-                     {samples} samples not written; {body}"
-                )
-            }
-            Attempt::NoAnswer { error, .. } => format!(
-                "{what}: no answer from {endpoint} after {retries} retries ({error}); \
-                 {samples} samples not written"
-            ),
-        }
-    }
 }

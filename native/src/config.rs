@@ -54,6 +54,10 @@ pub struct Config {
     pub tls_ca_file: Option<String>,
     /// The `Authorization` header value, from basic-auth credentials or a bearer token.
     pub authorization: Option<Secret>,
+    /// Sending lanes, each with one request in flight.
+    pub lanes: usize,
+    /// Upper bound in samples of a request coalesced from pending parts.
+    pub max_request_samples: u64,
 }
 
 impl Default for Config {
@@ -71,6 +75,8 @@ impl Default for Config {
             headers: Vec::new(),
             tls_ca_file: None,
             authorization: None,
+            lanes: 1,
+            max_request_samples: 500,
         }
     }
 }
@@ -81,7 +87,7 @@ impl Config {
     /// Keys: `url` (required), `user_agent`, `socket_timeout_ms`, `retry.initial_delay_ms`,
     /// `retry.max_delay_ms`, `retry.max_retries`, `on_max_retries_exceeded` (`FAIL` or
     /// `DISCARD_AND_CONTINUE`), `tls.ca_file`, `auth.basic.username` with `auth.basic.password`,
-    /// `auth.bearer_token`, `header.<Name>`. Messages never repeat the value of a credential.
+    /// `auth.bearer_token`, `lanes`, `max_request_samples`, `header.<Name>`. Messages never repeat the value of a credential.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
         let mut c = Config::default();
         let mut username = None;
@@ -106,6 +112,8 @@ impl Config {
                 }
                 "retry.max_retries" => c.retry.max_retries = number(key, value)?,
                 "tls.ca_file" => c.tls_ca_file = Some(value.to_string()),
+                "lanes" => c.lanes = number(key, value)?,
+                "max_request_samples" => c.max_request_samples = number(key, value)?,
                 "on_max_retries_exceeded" => {
                     c.on_retry_limit = match value {
                         "FAIL" => OnRetryLimit::Fail,
@@ -167,6 +175,15 @@ impl Config {
         }
         if self.user_agent.trim().is_empty() {
             return Err(Error::config("user_agent must not be blank"));
+        }
+        if !(1..=256).contains(&self.lanes) {
+            return Err(Error::config(format!(
+                "lanes is {}; allowed: 1 to 256",
+                self.lanes
+            )));
+        }
+        if self.max_request_samples == 0 {
+            return Err(Error::config("max_request_samples must be > 0"));
         }
         if self.retry.initial_delay.is_zero() {
             return Err(Error::config("retry.initial_delay_ms must be > 0"));

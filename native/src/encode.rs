@@ -76,6 +76,14 @@ impl Encoder {
         self.samples += series.samples.len();
     }
 
+    /// Hands over the encoded bytes and starts a new request in `replacement` (cleared).
+    pub fn take_bytes(&mut self, mut replacement: Vec<u8>) -> Vec<u8> {
+        replacement.clear();
+        self.series = 0;
+        self.samples = 0;
+        std::mem::replace(&mut self.buf, replacement)
+    }
+
     /// The encoded `WriteRequest` so far.
     pub fn bytes(&self) -> &[u8] {
         &self.buf

@@ -57,8 +57,11 @@ pub struct HttpTransport {
     url: String,
     /// Every header sent, the reserved ones first; what a signer is shown.
     headers: Vec<(String, String)>,
-    signer: Option<Box<dyn Signer>>,
+    signer: Option<SharedSigner>,
 }
+
+/// One signer shared by the lanes of a client.
+pub type SharedSigner = std::sync::Arc<parking_lot::Mutex<Box<dyn Signer>>>;
 
 impl HttpTransport {
     /// An agent configured from `config`: keep-alive, timeouts, no redirects followed (a 3xx is
@@ -107,7 +110,7 @@ impl HttpTransport {
     }
 
     /// Signs every attempt with `signer`.
-    pub fn with_signer(mut self, signer: Box<dyn Signer>) -> HttpTransport {
+    pub fn with_signer(mut self, signer: SharedSigner) -> HttpTransport {
         self.signer = Some(signer);
         self
     }
@@ -159,8 +162,8 @@ fn read_ca_file(path: &str) -> Result<Vec<Certificate<'static>>> {
 impl Transport for HttpTransport {
     fn post(&mut self, body: &[u8]) -> Attempt {
         let signed;
-        let headers = match &mut self.signer {
-            Some(signer) => match signer.sign(&self.headers, body) {
+        let headers = match &self.signer {
+            Some(signer) => match signer.lock().sign(&self.headers, body) {
                 Ok(extra) => {
                     signed = merge_headers(&self.headers, extra);
                     &signed

@@ -5,10 +5,11 @@
 use crate::client::{BatchResult, Client, Completion};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::{HttpTransport, Signer};
+use crate::http::{HttpTransport, SharedSigner, Signer, Transport};
 use jni::objects::{GlobalRef, JByteBuffer, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong, jlongArray};
 use jni::{JNIEnv, JavaVM};
+use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -114,22 +115,33 @@ fn create(env: &mut JNIEnv, options: &JObjectArray, signer: &JObject) -> Result<
         .chunks_exact(2)
         .map(|kv| (kv[0].as_str(), kv[1].as_str()));
     let config = Config::from_pairs(pairs)?;
-    let mut transport = HttpTransport::new(&config)?;
-    if !signer.is_null() {
-        transport = transport.with_signer(Box::new(JniSigner {
+    let signer: Option<SharedSigner> = if signer.is_null() {
+        None
+    } else {
+        Some(Arc::new(Mutex::new(Box::new(JniSigner {
             vm: env.get_java_vm()?,
             signer: env.new_global_ref(signer)?,
-        }));
+        }))))
+    };
+    let mut transports: Vec<Box<dyn Transport>> = Vec::with_capacity(config.lanes);
+    for _ in 0..config.lanes {
+        let mut t = HttpTransport::new(&config)?;
+        if let Some(s) = &signer {
+            t = t.with_signer(s.clone());
+        }
+        transports.push(Box::new(t));
     }
     let vm = Arc::new(env.get_java_vm()?);
     let n = SENDER_THREADS.fetch_add(1, Ordering::Relaxed) + 1;
     let name = format!("promsink-sender-{n}");
-    let attach_name = name.clone();
     let client = Client::new(
         &config,
-        Box::new(transport),
+        transports,
         name,
-        Box::new(move || attach_worker(&vm, &attach_name)),
+        Arc::new(move || {
+            let thread = std::thread::current();
+            attach_worker(&vm, thread.name().unwrap_or("promsink-sender"))
+        }),
     )?;
     Ok(Box::into_raw(Box::new(client)) as jlong)
 }

@@ -15,6 +15,7 @@ pub mod encode;
 pub mod error;
 pub mod http;
 pub mod jni_bridge;
+pub mod lane;
 pub mod metrics;
 pub mod retry;
 pub mod validate;

@@ -27,9 +27,9 @@ fn config(url: &str, extra: &[(&str, &str)]) -> Config {
 fn client(config: &Config) -> Client {
     Client::new(
         config,
-        Box::new(HttpTransport::new(config).unwrap()),
+        vec![Box::new(HttpTransport::new(config).unwrap())],
         "test-sender".into(),
-        Box::new(|| {}),
+        std::sync::Arc::new(|| {}),
     )
     .unwrap()
 }
@@ -152,8 +152,16 @@ fn the_signer_signs_every_attempt_including_retries() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let transport = HttpTransport::new(&cfg)
         .unwrap()
-        .with_signer(Box::new(CountingSigner(calls.clone())));
-    let c = Client::new(&cfg, Box::new(transport), "signed".into(), Box::new(|| {})).unwrap();
+        .with_signer(std::sync::Arc::new(parking_lot::Mutex::new(Box::new(
+            CountingSigner(calls.clone()),
+        ))));
+    let c = Client::new(
+        &cfg,
+        vec![Box::new(transport)],
+        "signed".into(),
+        std::sync::Arc::new(|| {}),
+    )
+    .unwrap();
     assert_eq!(wait(&submit(&c, &batch(2))).outcome, Outcome::Written);
     let reqs = r.requests();
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
@@ -395,8 +403,22 @@ fn malformed_batch_is_an_error_and_sends_nothing() {
     assert_eq!(r.requests().len(), 1);
 }
 
+fn decoded(q: &support::Received) -> WriteRequest {
+    let raw = snap::raw::Decoder::new().decompress_vec(&q.body).unwrap();
+    WriteRequest::decode(raw.as_slice()).unwrap()
+}
+
+/// `device` label and first sample timestamp of every series of the accepted requests.
+fn accepted_series(r: &Receiver, accepted_from: usize) -> Vec<(String, i64)> {
+    r.requests()[accepted_from..]
+        .iter()
+        .flat_map(|q| decoded(q).timeseries)
+        .map(|t| (t.labels[1].value.clone(), t.samples[0].timestamp))
+        .collect()
+}
+
 #[test]
-fn batches_are_sent_in_submission_order() {
+fn batches_are_sent_in_submission_order_and_pending_ones_coalesce() {
     let r = Receiver::start(
         vec![Reply::status(503), Reply::status(503)],
         Reply::status(204),
@@ -406,18 +428,121 @@ fn batches_are_sent_in_submission_order() {
     for rx in &receivers {
         assert_eq!(wait(rx).outcome, Outcome::Written);
     }
-    let counts: Vec<usize> = r
-        .requests()
-        .iter()
-        .map(|q| {
-            let raw = snap::raw::Decoder::new().decompress_vec(&q.body).unwrap();
-            WriteRequest::decode(raw.as_slice())
-                .unwrap()
-                .timeseries
-                .len()
+    let reqs = r.requests();
+    // The first request is retried in place: the same body three times.
+    assert_eq!(reqs[0].body, reqs[1].body);
+    assert_eq!(reqs[1].body, reqs[2].body);
+    // What was pending meanwhile went out coalesced, in submission order.
+    assert!(reqs.len() <= 4, "{} requests", reqs.len());
+    let expected: Vec<String> = (1..=5)
+        .flat_map(|n| (0..n).map(|i| format!("d{i}")))
+        .collect();
+    let got: Vec<String> = accepted_series(&r, 2).into_iter().map(|s| s.0).collect();
+    assert_eq!(got, expected);
+    assert_eq!(c.counters()[Counter::SamplesOut as usize], 30);
+}
+
+fn lanes_config(url: &str, lanes: &str, max_request_samples: &str) -> Config {
+    config(
+        url,
+        &[
+            ("lanes", lanes),
+            ("max_request_samples", max_request_samples),
+        ],
+    )
+}
+
+fn lanes_client(config: &Config) -> Client {
+    let transports = (0..config.lanes)
+        .map(|_| {
+            Box::new(HttpTransport::new(config).unwrap()) as Box<dyn promsink::http::Transport>
         })
         .collect();
-    assert_eq!(counts, vec![1, 1, 1, 2, 3, 4, 5]);
+    Client::new(
+        config,
+        transports,
+        "lanes".into(),
+        std::sync::Arc::new(|| {}),
+    )
+    .unwrap()
+}
+
+/// Series d0..d{series-1}, one sample each at `timestamp`.
+fn batch_at(series: usize, timestamp: i64) -> Vec<u8> {
+    let mut w = BatchWriter::new();
+    for i in 0..series {
+        w.series(
+            "m",
+            &[("device", &format!("d{i}"))],
+            &[(i as f64, timestamp)],
+        );
+    }
+    w.finish()
+}
+
+#[test]
+fn lanes_keep_every_series_in_order_across_batches_in_flight() {
+    let r = Receiver::start(
+        vec![Reply::status(503), Reply::status(429), Reply::status(500)],
+        Reply::status(204),
+    );
+    let c = lanes_client(&lanes_config(&r.url, "4", "100"));
+    assert_eq!(c.lanes(), 4);
+    let receivers: Vec<_> = (0..20)
+        .map(|b| submit(&c, &batch_at(50, 1000 + b)))
+        .collect();
+    for rx in &receivers {
+        assert_eq!(wait(rx).outcome, Outcome::Written);
+    }
+    let requests = r.requests();
+    assert!(requests.iter().all(|q| decoded(q)
+        .timeseries
+        .iter()
+        .map(|t| t.samples.len())
+        .sum::<usize>()
+        <= 100));
+    assert_eq!(requests.iter().filter(|q| q.status != 204).count(), 3);
+    // Every series got its 20 samples exactly once and in timestamp order, whatever lanes and
+    // coalesced requests carried them.
+    let mut per_series: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for q in requests.iter().filter(|q| q.status == 204) {
+        for t in decoded(q).timeseries {
+            per_series
+                .entry(t.labels[1].value.clone())
+                .or_default()
+                .extend(t.samples.iter().map(|s| s.timestamp));
+        }
+    }
+    assert_eq!(per_series.len(), 50);
+    for (series, timestamps) in per_series {
+        assert_eq!(timestamps, (1000..1020).collect::<Vec<_>>(), "{series}");
+    }
+    let k = c.counters();
+    assert_eq!(k[Counter::SamplesOut as usize], 1000);
+    assert_eq!(k[Counter::WriteRequestsRetries as usize], 3);
+}
+
+#[test]
+fn a_batch_completes_only_when_all_its_parts_are_done_with_the_worst_outcome() {
+    let r = Receiver::start(
+        vec![Reply::status(400).body("bad part")],
+        Reply::status(204),
+    );
+    let c = lanes_client(&lanes_config(&r.url, "4", "500"));
+    let result = wait(&submit(&c, &batch_at(40, 1000)));
+    assert_eq!(result.outcome, Outcome::DroppedNonRetryable);
+    assert!(result.message.contains("bad part"), "{}", result.message);
+    let reqs = r.requests();
+    // Four lanes, four parts: one refused, three written.
+    assert_eq!(reqs.len(), 4);
+    let dropped: usize = decoded(&reqs[0]).timeseries.len();
+    let k = c.counters();
+    assert_eq!(
+        k[Counter::SamplesNonRetryableDropped as usize],
+        dropped as u64
+    );
+    assert_eq!(k[Counter::SamplesOut as usize], 40 - dropped as u64);
+    assert_eq!(k[Counter::WriteRequestsOut as usize], 3);
 }
 
 #[test]

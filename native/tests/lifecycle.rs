@@ -40,7 +40,13 @@ fn client(url: &str, extra: &[(&str, &str)], name: String) -> Client {
     pairs.extend_from_slice(extra);
     let config = Config::from_pairs(pairs).unwrap();
     let transport = HttpTransport::new(&config).unwrap();
-    Client::new(&config, Box::new(transport), name, Box::new(|| {})).unwrap()
+    Client::new(
+        &config,
+        vec![Box::new(transport)],
+        name,
+        std::sync::Arc::new(|| {}),
+    )
+    .unwrap()
 }
 
 fn valid_batch(round: usize, series: usize) -> Vec<u8> {
@@ -157,7 +163,8 @@ fn normal_round(receiver: &Receiver, round: usize) {
     assert_eq!(l.outcome, Outcome::Written);
     let samples = 2 * (1 + round % 4) as u64 + 3 + 6;
     assert_eq!(l.counters[Counter::SamplesOut as usize], samples);
-    assert_eq!(l.counters[Counter::WriteRequestsOut as usize], 3);
+    // Three batches with valid series; batches pending together may share one request.
+    assert!((1..=3).contains(&l.counters[Counter::WriteRequestsOut as usize]));
     assert_eq!(l.counters[Counter::SamplesInvalidDropped as usize], 5);
 
     match round % 3 {
@@ -231,7 +238,8 @@ fn clients_are_created_used_and_closed_many_times() {
         close_during_backoff(&throttled, round);
     }
     let sent = ok.requests();
-    assert_eq!(sent.len(), 3 * rounds);
+    // Three batches with valid series per round; batches pending together may share a request.
+    assert!((rounds..=3 * rounds).contains(&sent.len()), "{}", sent.len());
     for r in &sent {
         assert_eq!(
             (r.method.as_str(), r.path.as_str()),

@@ -41,6 +41,8 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub at: Instant,
+    /// The status it was answered.
+    pub status: u16,
 }
 
 impl Received {
@@ -119,18 +121,19 @@ fn serve(
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let reply = script
+            .lock()
+            .unwrap()
+            .next()
+            .unwrap_or_else(|| then.clone());
         rec.lock().unwrap().push(Received {
             method,
             path,
             headers,
             body,
             at: Instant::now(),
+            status: reply.status,
         });
-        let reply = script
-            .lock()
-            .unwrap()
-            .next()
-            .unwrap_or_else(|| then.clone());
         let mut response = format!(
             "HTTP/1.1 {} X\r\ncontent-length: {}\r\n",
             reply.status,

@@ -1,0 +1,223 @@
+//! A sending lane: one worker thread with one request in flight. It takes the parts queued for
+//! it in order, coalesces what is pending into one request (up to the max request size in
+//! samples), sends it, retries it in place with backoff, and reports the outcome to every part.
+//! Series are routed to lanes by a hash of their labels, so one series always uses one lane and
+//! its samples stay in order.
+
+use crate::classify::{classify_status, Class};
+use crate::compress::Compressor;
+use crate::config::OnRetryLimit;
+use crate::http::{Attempt, Transport};
+use crate::metrics::{Counter, Counters};
+use crate::retry::RetryPolicy;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a request (and so each part in it, and each batch) ended. The numeric values are part of
+/// the JNI contract (`BatchCallback` in Java) and order the outcomes by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Written (or there was nothing valid to write).
+    Written = 0,
+    /// The receiver answered a non-retryable 4xx: dropped and counted, the job goes on.
+    DroppedNonRetryable = 1,
+    /// Retry limit reached with DISCARD_AND_CONTINUE: dropped and counted, the job goes on.
+    DroppedRetryLimit = 2,
+    /// Fatal answer, or retry limit reached with FAIL: the job must fail.
+    Failed = 3,
+}
+
+/// Told once when the request holding a part has ended.
+pub trait PartDone: Send + Sync {
+    /// `message` is empty for `Written`.
+    fn part_done(&self, outcome: Outcome, message: &str);
+}
+
+/// The series of one batch bound for one lane: `WriteRequest.timeseries` entries, already
+/// encoded, so that parts concatenate into one request.
+pub struct Part {
+    /// Encoded `timeseries` fields.
+    pub bytes: Vec<u8>,
+    /// Samples in them.
+    pub samples: u64,
+    /// Who waits for this part.
+    pub owner: Arc<dyn PartDone>,
+}
+
+/// The lane's settings and shared state.
+pub struct Lane {
+    /// Sends the requests.
+    pub transport: Box<dyn Transport>,
+    /// Backoff and retry limit.
+    pub retry: RetryPolicy,
+    /// What happens at the retry limit.
+    pub on_retry_limit: OnRetryLimit,
+    /// Upper bound of one coalesced request, in samples (a single larger part is sent alone).
+    pub max_request_samples: u64,
+    /// The client's counters.
+    pub counters: Arc<Counters>,
+    /// Disconnected when the client closes: ends any wait at once.
+    pub stop: Receiver<()>,
+    /// Where spent part buffers go back for reuse.
+    pub spare: Sender<Vec<u8>>,
+}
+
+/// The lane was stopped while a request was pending.
+struct Stopped;
+
+impl Lane {
+    /// Serves `parts` until the client closes or drops its senders.
+    pub fn run(mut self, parts: Receiver<Part>) {
+        let mut compressor = Compressor::new();
+        let mut request = Vec::new();
+        let mut body = Vec::new();
+        let mut carry: Option<Part> = None;
+        loop {
+            let first = match carry.take() {
+                Some(p) => p,
+                None => match parts.recv() {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            };
+            if self.stopped() {
+                return; // closing: abandon the pending parts
+            }
+            let mut samples = first.samples;
+            let mut taken = vec![first];
+            loop {
+                match parts.try_recv() {
+                    Ok(p) if samples + p.samples <= self.max_request_samples => {
+                        samples += p.samples;
+                        taken.push(p);
+                    }
+                    Ok(p) => {
+                        carry = Some(p);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let result = if samples == 0 {
+                Ok((Outcome::Written, String::new()))
+            } else {
+                let bytes: &[u8] = if taken.len() == 1 {
+                    &taken[0].bytes
+                } else {
+                    request.clear();
+                    taken
+                        .iter()
+                        .for_each(|p| request.extend_from_slice(&p.bytes));
+                    &request
+                };
+                compressor.compress_into(bytes, &mut body);
+                self.deliver(&body, samples)
+            };
+            let Ok((outcome, message)) = result else {
+                return;
+            };
+            for part in taken {
+                let Part { bytes, owner, .. } = part;
+                let _ = self.spare.try_send(bytes);
+                // A panicking callback must not take the lane down with every later batch.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    owner.part_done(outcome, &message)
+                }));
+            }
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        matches!(self.stop.try_recv(), Err(TryRecvError::Disconnected))
+    }
+
+    /// Sends one body until it is written, dropped or failed.
+    fn deliver(&mut self, body: &[u8], samples: u64) -> Result<(Outcome, String), Stopped> {
+        let mut retries = 0u32;
+        loop {
+            let attempt = self.transport.post(body);
+            let class = match &attempt {
+                Attempt::Answered { status, .. } => classify_status(*status),
+                Attempt::NoAnswer {
+                    retryable: true, ..
+                } => Class::Retryable,
+                Attempt::NoAnswer {
+                    retryable: false, ..
+                } => Class::Fatal,
+            };
+            let c = &self.counters;
+            match class {
+                Class::Success => {
+                    c.add(Counter::SamplesOut, samples);
+                    c.add(Counter::WriteRequestsOut, 1);
+                    return Ok((Outcome::Written, String::new()));
+                }
+                Class::NonRetryable => {
+                    c.add(Counter::SamplesNonRetryableDropped, samples);
+                    c.add(Counter::SamplesDropped, samples);
+                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
+                    let m = self.message("non-retryable answer", &attempt, samples, retries);
+                    return Ok((Outcome::DroppedNonRetryable, m));
+                }
+                Class::Fatal => {
+                    c.add(Counter::SamplesDropped, samples);
+                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
+                    let m = self.message("fatal", &attempt, samples, retries);
+                    return Ok((Outcome::Failed, m));
+                }
+                Class::Retryable if retries >= self.retry.max_retries => {
+                    c.add(Counter::SamplesDropped, samples);
+                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
+                    let m = self.message("retry limit reached", &attempt, samples, retries);
+                    return Ok(match self.on_retry_limit {
+                        OnRetryLimit::Fail => (Outcome::Failed, m),
+                        OnRetryLimit::DiscardAndContinue => {
+                            c.add(Counter::SamplesRetryLimitDropped, samples);
+                            (Outcome::DroppedRetryLimit, m)
+                        }
+                    });
+                }
+                Class::Retryable => {
+                    retries += 1;
+                    c.add(Counter::WriteRequestsRetries, 1);
+                    let retry_after = match &attempt {
+                        Attempt::Answered { retry_after, .. } => *retry_after,
+                        Attempt::NoAnswer { .. } => None,
+                    };
+                    self.wait(self.retry.delay(retries, retry_after))?;
+                }
+            }
+        }
+    }
+
+    /// Sleeps for `delay` unless the client is closed first.
+    fn wait(&self, delay: Duration) -> Result<(), Stopped> {
+        match self.stop.recv_timeout(delay) {
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            _ => Err(Stopped),
+        }
+    }
+
+    fn message(&self, what: &str, attempt: &Attempt, samples: u64, retries: u32) -> String {
+        let endpoint = self.transport.endpoint();
+        match attempt {
+            Attempt::Answered { status, body, .. } => {
+                let body = body.trim_end();
+                let body = if body.is_empty() {
+                    "empty response body".to_string()
+                } else {
+                    format!("response body: {body}")
+                };
+                format!(
+                    "{what}: {endpoint} answered HTTP {status} after {retries} retries; \
+                     {samples} samples not written; {body}"
+                )
+            }
+            Attempt::NoAnswer { error, .. } => format!(
+                "{what}: no answer from {endpoint} after {retries} retries ({error}); \
+                 {samples} samples not written"
+            ),
+        }
+    }
+}
