@@ -239,7 +239,11 @@ fn clients_are_created_used_and_closed_many_times() {
     }
     let sent = ok.requests();
     // Three batches with valid series per round; batches pending together may share a request.
-    assert!((rounds..=3 * rounds).contains(&sent.len()), "{}", sent.len());
+    assert!(
+        (rounds..=3 * rounds).contains(&sent.len()),
+        "{}",
+        sent.len()
+    );
     for r in &sent {
         assert_eq!(
             (r.method.as_str(), r.path.as_str()),

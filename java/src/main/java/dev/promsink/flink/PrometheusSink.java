@@ -40,6 +40,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
       int maxRecordSizeInSamples,
       int maxBufferedRequests,
       long maxTimeInBufferMS,
+      int maxInFlightBatches,
       Map<String, String> nativeOptions,
       String metricGroupName,
       PrometheusRequestSigner requestSigner) {
@@ -47,7 +48,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
         (ElementConverter<PrometheusTimeSeries, EncodedSeries>)
             (element, context) -> EncodedSeries.of(element),
         maxBatchSizeInSamples,
-        1,
+        maxInFlightBatches,
         maxBufferedRequests,
         maxBatchSizeInSamples,
         maxTimeInBufferMS,
@@ -94,6 +95,8 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
             .setMaxRecordSizeInBytes(getMaxRecordSizeInBytes())
             .setRequestTimeoutMS(getRequestTimeoutMS())
             .setFailOnTimeout(getFailOnTimeout())
+            .setRateLimitingStrategy(
+                new FixedInFlightStrategy(getMaxInFlightRequests(), getMaxBatchSize()))
             .build();
     return new PrometheusSinkWriter(
         getElementConverter(),
@@ -122,7 +125,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
         + getMaxBufferedRequests()
         + ", maxTimeInBufferMS="
         + getMaxTimeInBufferMS()
-        + ", maxInFlightRequests="
+        + ", maxInFlightBatches="
         + getMaxInFlightRequests()
         + ", metricGroupName="
         + metricGroupName

@@ -35,6 +35,12 @@ public class PrometheusSinkBuilder
   /** Default connect and read timeout. */
   public static final int DEFAULT_SOCKET_TIMEOUT_MS = 5000;
 
+  /** Default number of sending lanes of each sink writer. */
+  public static final int DEFAULT_SENDING_LANES = 4;
+
+  /** Largest number of sending lanes. */
+  public static final int MAX_SENDING_LANES = 64;
+
   /** Default name of the metric group holding the sink's counters. */
   public static final String DEFAULT_METRIC_GROUP_NAME = "Prometheus";
 
@@ -52,6 +58,7 @@ public class PrometheusSinkBuilder
   private String metricGroupName;
   private PrometheusRequestSigner requestSigner;
   private String tlsCaCertificateFile;
+  private Integer sendingLanes;
   private String basicAuthUsername;
   private String basicAuthPassword;
   private String bearerToken;
@@ -127,6 +134,19 @@ public class PrometheusSinkBuilder
    */
   public PrometheusSinkBuilder addHttpHeader(String name, String value) {
     httpHeaders.put(name, value);
+    return this;
+  }
+
+  /**
+   * Sending lanes of each sink writer (default {@value #DEFAULT_SENDING_LANES}, 1 to {@value
+   * #MAX_SENDING_LANES}). Every series is routed by a hash of its labels to one lane; a lane has
+   * one request in flight and sends its pending series in order, so per-series order holds while
+   * several requests are in flight. Twice as many batches as lanes may be in flight, so that the
+   * lanes stay busy against a distant receiver. With 1 lane the sink behaves like Apache's
+   * connector: one request in flight per writer.
+   */
+  public PrometheusSinkBuilder setSendingLanes(int sendingLanes) {
+    this.sendingLanes = sendingLanes;
     return this;
   }
 
@@ -210,11 +230,19 @@ public class PrometheusSinkBuilder
     if (maxTime <= 0) {
       throw invalid("setMaxTimeInBufferMS", maxTime, "1 to " + Long.MAX_VALUE);
     }
+    int lanes = orDefault(sendingLanes, DEFAULT_SENDING_LANES);
+    if (lanes < 1 || lanes > MAX_SENDING_LANES) {
+      throw invalid("setSendingLanes", lanes, "1 to " + MAX_SENDING_LANES);
+    }
+    int inFlightBatches = lanes == 1 ? 1 : 2 * lanes;
     Integer inFlight = getMaxInFlightRequests();
-    if (inFlight != null && inFlight != 1) {
+    if (inFlight != null) {
       LOG.warn(
-          "setMaxInFlightRequests({}) is ignored: one request is in flight per sink writer",
-          inFlight);
+          "setMaxInFlightRequests({}) is ignored: requests in flight follow setSendingLanes ({}"
+              + " lanes, {} batches in flight)",
+          inFlight,
+          lanes,
+          inFlightBatches);
     }
     RetryConfiguration retry =
         retryConfiguration != null
@@ -303,6 +331,8 @@ public class PrometheusSinkBuilder
     options.put("retry.max_delay_ms", Long.toString(retry.getMaxRetryDelayMS()));
     options.put("retry.max_retries", Integer.toString(retry.getMaxRetryCount()));
     options.put("on_max_retries_exceeded", behaviors.getOnMaxRetryExceeded().name());
+    options.put("lanes", Integer.toString(lanes));
+    options.put("max_request_samples", Integer.toString(batch));
     if (tlsCaCertificateFile != null) {
       options.put("tls.ca_file", tlsCaCertificateFile);
     }
@@ -316,7 +346,8 @@ public class PrometheusSinkBuilder
     for (Map.Entry<String, String> h : httpHeaders.entrySet()) {
       options.put("header." + h.getKey(), h.getValue());
     }
-    return new PrometheusSink(batch, record, buffered, maxTime, options, group, requestSigner);
+    return new PrometheusSink(
+        batch, record, buffered, maxTime, inFlightBatches, options, group, requestSigner);
   }
 
   private static void checkUrl(String url) {

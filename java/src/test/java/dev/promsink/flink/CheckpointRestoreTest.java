@@ -249,11 +249,13 @@ class CheckpointRestoreTest {
   private static final long RECORDS = 600;
   private static final long FAIL_AT = 400;
 
+  /** One lane: request counts below are per batch (state restore is what is tested here). */
   private static PrometheusSink restartSink(String url) {
     return PrometheusSink.builder()
         .setPrometheusRemoteWriteUrl(url)
         .setMaxBatchSizeInSamples(40)
         .setMaxTimeInBufferMS(50)
+        .setSendingLanes(1)
         .build();
   }
 
@@ -538,6 +540,7 @@ class CheckpointRestoreTest {
               .setPrometheusRemoteWriteUrl(prometheus.writeUrl())
               .setMaxBatchSizeInSamples(batchRecords * SAMPLES_PER_RECORD)
               .setMaxTimeInBufferMS(600_000)
+              .setSendingLanes(1) // request counts below are per batch
               .build();
 
       StreamExecutionEnvironment env1 = environment();

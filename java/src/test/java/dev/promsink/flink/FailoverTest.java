@@ -88,6 +88,10 @@ class FailoverTest {
   static final class Job {
     static final String METRIC = "failover_value";
     static final String SENDER_THREAD_PREFIX = "promsink-sender-";
+
+    /** Sending lanes per writer: one native thread each. */
+    static final int LANES = 2;
+
     static final int SERIES = 10;
     static final long RECORDS = 100;
     static final int FINAL_ATTEMPT = 20;
@@ -149,8 +153,8 @@ class FailoverTest {
             }
             Thread.sleep(10);
           }
-          // The native sender threads alive now: this attempt's two writers' (the writers of
-          // earlier attempts were closed before this attempt was deployed).
+          // The native sender threads alive now: the lanes of this attempt's two writers (the
+          // writers of earlier attempts were closed before this attempt was deployed).
           ClassLoaderProbe.recordThreads(
               run,
               attempt,
@@ -269,6 +273,7 @@ class FailoverTest {
                   .setPrometheusRemoteWriteUrl(prometheus.writeUrl())
                   .setMaxBatchSizeInSamples(10)
                   .setMaxTimeInBufferMS(20)
+                  .setSendingLanes(Job.LANES)
                   .build());
       JobClient job = env.executeAsync("promsink failover");
       JobID id = job.getJobID();
@@ -357,7 +362,8 @@ class FailoverTest {
       assertThat(threadsSeen.keySet())
           .containsExactlyElementsOf(
               IntStream.range(0, Job.FINAL_ATTEMPT).boxed().collect(Collectors.toList()));
-      assertThat(threadsSeen.values()).allMatch(names -> names.size() == 2);
+      // Two writers of Job.LANES lane threads each.
+      assertThat(threadsSeen.values()).allMatch(names -> names.size() == 2 * Job.LANES);
 
       // No native sender thread outlives its writer (each close() joins its thread; the JVM may
       // take a moment to report a detached thread as terminated).

@@ -45,6 +45,14 @@ class FaultScenariosTest {
     return PrometheusSink.builder().setPrometheusRemoteWriteUrl(url);
   }
 
+  /**
+   * One lane, one batch in flight: every request is exactly one batch, so request-level figures
+   * (waits between attempts, samples per failed request) are exact.
+   */
+  private static PrometheusSinkBuilder oneLane(String url) {
+    return sink(url).setSendingLanes(1);
+  }
+
   private static void assertCleanTraffic(JsonNode stats) {
     assertThat(stats.get("order_violations").asLong()).isZero();
     assertThat(stats.get("header_errors").asLong()).isZero();
@@ -63,7 +71,7 @@ class FaultScenariosTest {
       JobExecutionResult result =
           SinkJobs.run(
               records,
-              sink(receiver.writeUrl())
+              oneLane(receiver.writeUrl())
                   .setMaxBatchSizeInSamples(100)
                   .setRetryConfiguration(retries(10, 50, 2000))
                   .build(),
@@ -125,7 +133,7 @@ class FaultScenariosTest {
               () ->
                   SinkJobs.run(
                       records,
-                      sink(receiver.writeUrl()).setRetryConfiguration(retries(2, 1, 1)).build(),
+                      oneLane(receiver.writeUrl()).setRetryConfiguration(retries(2, 1, 1)).build(),
                       1))
           .rootCause()
           .isInstanceOf(PrometheusSinkWriteException.class)
@@ -147,7 +155,7 @@ class FaultScenariosTest {
       JobExecutionResult result =
           SinkJobs.run(
               records,
-              sink(receiver.writeUrl())
+              oneLane(receiver.writeUrl())
                   .setMaxBatchSizeInSamples(10)
                   .setMaxBufferedRequests(100)
                   .setRetryConfiguration(retries(2, 1, 1))
@@ -232,7 +240,8 @@ class FaultScenariosTest {
         SinkJobs.fleet("fault_unreachable", 2, 1, SinkJobs.baseMs());
     assertThatThrownBy(
             () ->
-                SinkJobs.run(records, sink(url).setRetryConfiguration(retries(3, 1, 5)).build(), 1))
+                SinkJobs.run(
+                    records, oneLane(url).setRetryConfiguration(retries(3, 1, 5)).build(), 1))
         .rootCause()
         .isInstanceOf(PrometheusSinkWriteException.class)
         .hasMessageStartingWith("retry limit reached: no answer from " + url + " after 3 retries (")

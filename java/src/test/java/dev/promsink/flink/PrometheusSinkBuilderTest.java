@@ -26,7 +26,7 @@ class PrometheusSinkBuilderTest {
     assertThat(sink.toString())
         .startsWith(
             "PrometheusSink{maxBatchSizeInSamples=500, maxRecordSizeInSamples=500,"
-                + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightRequests=1,"
+                + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightBatches=8,"
                 + " metricGroupName=Prometheus, requestSigner=none, native={");
     assertThat(sink.nativeOptions())
         .containsEntry("url", URL)
@@ -35,6 +35,8 @@ class PrometheusSinkBuilderTest {
         .containsEntry("retry.max_delay_ms", "5000")
         .containsEntry("retry.max_retries", "100")
         .containsEntry("on_max_retries_exceeded", "FAIL")
+        .containsEntry("lanes", "4")
+        .containsEntry("max_request_samples", "500")
         .doesNotContainKey("user_agent");
   }
 
@@ -60,11 +62,12 @@ class PrometheusSinkBuilderTest {
                     .build())
             .addHttpHeader("X-Scope-OrgID", "tenant-7")
             .setTlsCaCertificateFile("/etc/promsink/ca.pem")
+            .setSendingLanes(1)
             .build();
     assertThat(sink.toString())
         .startsWith(
             "PrometheusSink{maxBatchSizeInSamples=2000, maxRecordSizeInSamples=100,"
-                + " maxBufferedRequests=5000, maxTimeInBufferMS=250, maxInFlightRequests=1,");
+                + " maxBufferedRequests=5000, maxTimeInBufferMS=250, maxInFlightBatches=1,");
     assertThat(sink.nativeOptions())
         .containsEntry("socket_timeout_ms", "1234")
         .containsEntry("user_agent", "fleet/1.0")
@@ -73,7 +76,9 @@ class PrometheusSinkBuilderTest {
         .containsEntry("retry.max_retries", "2147483647")
         .containsEntry("on_max_retries_exceeded", "DISCARD_AND_CONTINUE")
         .containsEntry("header.X-Scope-OrgID", "tenant-7")
-        .containsEntry("tls.ca_file", "/etc/promsink/ca.pem");
+        .containsEntry("tls.ca_file", "/etc/promsink/ca.pem")
+        .containsEntry("lanes", "1")
+        .containsEntry("max_request_samples", "2000");
   }
 
   static Stream<Arguments> invalidOptions() {
@@ -172,6 +177,8 @@ class PrometheusSinkBuilderTest {
             "blank CA file",
             b -> b.setTlsCaCertificateFile(" "),
             "Invalid setTlsCaCertificateFile:"),
+        bad("no lanes", b -> b.setSendingLanes(0), "Invalid setSendingLanes: 0; allowed: 1 to 64"),
+        bad("too many lanes", b -> b.setSendingLanes(65), "Invalid setSendingLanes: 65"),
         bad(
             "basic auth without username",
             b -> b.setBasicAuth("", "pw"),
@@ -256,8 +263,10 @@ class PrometheusSinkBuilderTest {
   }
 
   @Test
-  void maxInFlightRequestsIsIgnoredAsInTheApacheConnector() {
-    assertThat(valid().setMaxInFlightRequests(8).build().toString())
-        .contains("maxInFlightRequests=1,");
+  void batchesInFlightFollowTheLanesNotSetMaxInFlightRequests() {
+    assertThat(valid().setMaxInFlightRequests(3).build().toString())
+        .contains("maxInFlightBatches=8,");
+    assertThat(valid().setSendingLanes(16).build().toString()).contains("maxInFlightBatches=32,");
+    assertThat(valid().setSendingLanes(1).build().toString()).contains("maxInFlightBatches=1,");
   }
 }

@@ -58,7 +58,9 @@ class ReceiverAnswersTest {
     records.addAll(later);
     try (PrometheusServer prometheus = new PrometheusServer();
         LogCapture log = new LogCapture(PrometheusSinkWriter.class)) {
-      // Batches of five samples: the in-order batch, the older batch, the later batch.
+      // Batches of five samples: the in-order batch, the older batch, the later batch, each one
+      // request (one lane, one batch in flight). With more lanes the older samples could share a
+      // request with the newer ones they follow, which Prometheus 2.42 accepts as one append.
       JobExecutionResult result =
           SinkJobs.run(
               records,
@@ -66,6 +68,7 @@ class ReceiverAnswersTest {
                   .setPrometheusRemoteWriteUrl(prometheus.writeUrl())
                   .setMaxBatchSizeInSamples(5)
                   .setMaxBufferedRequests(100)
+                  .setSendingLanes(1)
                   .build(),
               1);
 

@@ -85,8 +85,12 @@ class SecurityTest {
   @Test
   void forbiddenFailsTheJobInsteadOfDroppingSilently() throws Exception {
     try (FaultReceiver receiver = FaultReceiver.start("", "403:body=tenant is read-only")) {
+      // One lane: exactly one request shows that 403 was not retried.
       PrometheusSink sink =
-          PrometheusSink.builder().setPrometheusRemoteWriteUrl(receiver.writeUrl()).build();
+          PrometheusSink.builder()
+              .setPrometheusRemoteWriteUrl(receiver.writeUrl())
+              .setSendingLanes(1)
+              .build();
       assertThatThrownBy(() -> SinkJobs.run(data("secure_forbidden"), sink, 1))
           .rootCause()
           .isInstanceOf(PrometheusSinkWriteException.class)
@@ -118,6 +122,7 @@ class SecurityTest {
           PrometheusSink.builder()
               .setPrometheusRemoteWriteUrl(receiver.writeUrl())
               .setBearerToken("not-" + TOKEN)
+              .setSendingLanes(1)
               .build();
       assertThatThrownBy(() -> SinkJobs.run(data("secure_bearer_wrong"), wrong, 1))
           .rootCause()
@@ -195,6 +200,7 @@ class SecurityTest {
           PrometheusSink.builder()
               .setPrometheusRemoteWriteUrl(receiver.writeUrl())
               .setRequestSigner(new HmacSigner("other-key"))
+              .setSendingLanes(1)
               .build();
       assertThatThrownBy(() -> SinkJobs.run(data("secure_badsig"), sink, 1))
           .rootCause()
