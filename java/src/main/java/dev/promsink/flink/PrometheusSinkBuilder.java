@@ -11,8 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.flink.connector.base.sink.AsyncSinkBaseBuilder;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Builds a {@link PrometheusSink}. Same options and defaults as Apache's Prometheus connector;
@@ -21,7 +19,6 @@ import org.slf4j.LoggerFactory;
  */
 public class PrometheusSinkBuilder
     extends AsyncSinkBaseBuilder<PrometheusTimeSeries, EncodedSeries, PrometheusSinkBuilder> {
-  private static final Logger LOG = LoggerFactory.getLogger(PrometheusSinkBuilder.class);
 
   /** Default max batch size, in samples. */
   public static final int DEFAULT_MAX_BATCH_SIZE_IN_SAMPLES = 500;
@@ -40,6 +37,9 @@ public class PrometheusSinkBuilder
 
   /** Largest number of sending lanes. */
   public static final int MAX_SENDING_LANES = 64;
+
+  /** Largest number of batches in flight per writer. */
+  public static final int MAX_IN_FLIGHT_BATCHES = 1024;
 
   /** Default name of the metric group holding the sink's counters. */
   public static final String DEFAULT_METRIC_GROUP_NAME = "Prometheus";
@@ -141,9 +141,9 @@ public class PrometheusSinkBuilder
    * Sending lanes of each sink writer (default {@value #DEFAULT_SENDING_LANES}, 1 to {@value
    * #MAX_SENDING_LANES}). Every series is routed by a hash of its labels to one lane; a lane has
    * one request in flight and sends its pending series in order, so per-series order holds while
-   * several requests are in flight. Twice as many batches as lanes may be in flight, so that the
-   * lanes stay busy against a distant receiver. With 1 lane the sink behaves like Apache's
-   * connector: one request in flight per writer.
+   * several requests are in flight. Unless {@link #setMaxInFlightRequests} says otherwise, twice as
+   * many batches as lanes may be in flight, so that the lanes stay busy against a distant receiver.
+   * With 1 lane the sink behaves like Apache's connector: one request in flight per writer.
    */
   public PrometheusSinkBuilder setSendingLanes(int sendingLanes) {
     this.sendingLanes = sendingLanes;
@@ -177,6 +177,16 @@ public class PrometheusSinkBuilder
   public PrometheusSinkBuilder setTlsCaCertificateFile(String tlsCaCertificateFile) {
     this.tlsCaCertificateFile = tlsCaCertificateFile;
     return this;
+  }
+
+  /**
+   * Batches in flight per writer (default: 2 x {@link #setSendingLanes lanes}, or 1 with one lane;
+   * 1 to {@value #MAX_IN_FLIGHT_BATCHES}). Their series are spread over the lanes; more batches in
+   * flight let each lane coalesce larger requests. (Apache's connector ignores this option.)
+   */
+  @Override
+  public PrometheusSinkBuilder setMaxInFlightRequests(int maxInFlightRequests) {
+    return super.setMaxInFlightRequests(maxInFlightRequests);
   }
 
   /** Not supported: batches are sized in samples ({@link #setMaxBatchSizeInSamples}). */
@@ -234,16 +244,11 @@ public class PrometheusSinkBuilder
     if (lanes < 1 || lanes > MAX_SENDING_LANES) {
       throw invalid("setSendingLanes", lanes, "1 to " + MAX_SENDING_LANES);
     }
-    int inFlightBatches = lanes == 1 ? 1 : 2 * lanes;
     Integer inFlight = getMaxInFlightRequests();
-    if (inFlight != null) {
-      LOG.warn(
-          "setMaxInFlightRequests({}) is ignored: requests in flight follow setSendingLanes ({}"
-              + " lanes, {} batches in flight)",
-          inFlight,
-          lanes,
-          inFlightBatches);
+    if (inFlight != null && (inFlight < 1 || inFlight > MAX_IN_FLIGHT_BATCHES)) {
+      throw invalid("setMaxInFlightRequests", inFlight, "1 to " + MAX_IN_FLIGHT_BATCHES);
     }
+    int inFlightBatches = inFlight != null ? inFlight : lanes == 1 ? 1 : 2 * lanes;
     RetryConfiguration retry =
         retryConfiguration != null
             ? retryConfiguration

@@ -178,6 +178,10 @@ class PrometheusSinkBuilderTest {
             b -> b.setTlsCaCertificateFile(" "),
             "Invalid setTlsCaCertificateFile:"),
         bad("no lanes", b -> b.setSendingLanes(0), "Invalid setSendingLanes: 0; allowed: 1 to 64"),
+        bad(
+            "no batch in flight",
+            b -> b.setMaxInFlightRequests(0),
+            "Invalid setMaxInFlightRequests: 0; allowed: 1 to 1024"),
         bad("too many lanes", b -> b.setSendingLanes(65), "Invalid setSendingLanes: 65"),
         bad(
             "basic auth without username",
@@ -263,9 +267,10 @@ class PrometheusSinkBuilderTest {
   }
 
   @Test
-  void batchesInFlightFollowTheLanesNotSetMaxInFlightRequests() {
+  void batchesInFlightFollowTheLanesUnlessSet() {
+    assertThat(valid().build().toString()).contains("maxInFlightBatches=8,");
     assertThat(valid().setMaxInFlightRequests(3).build().toString())
-        .contains("maxInFlightBatches=8,");
+        .contains("maxInFlightBatches=3,");
     assertThat(valid().setSendingLanes(16).build().toString()).contains("maxInFlightBatches=32,");
     assertThat(valid().setSendingLanes(1).build().toString()).contains("maxInFlightBatches=1,");
   }
