@@ -33,7 +33,7 @@ public class PrometheusSinkBuilder
   public static final int DEFAULT_SOCKET_TIMEOUT_MS = 5000;
 
   /** Default number of sending lanes of each sink writer. */
-  public static final int DEFAULT_SENDING_LANES = 4;
+  public static final int DEFAULT_SENDING_LANES = 12;
 
   /** Largest number of sending lanes. */
   public static final int MAX_SENDING_LANES = 64;
@@ -180,7 +180,7 @@ public class PrometheusSinkBuilder
   }
 
   /**
-   * Batches in flight per writer (default: 2 x {@link #setSendingLanes lanes}, or 1 with one lane;
+   * Batches in flight per writer (default: 3 x {@link #setSendingLanes lanes}, or 1 with one lane;
    * 1 to {@value #MAX_IN_FLIGHT_BATCHES}). Their series are spread over the lanes; more batches in
    * flight let each lane coalesce larger requests. (Apache's connector ignores this option.)
    */
@@ -248,7 +248,7 @@ public class PrometheusSinkBuilder
     if (inFlight != null && (inFlight < 1 || inFlight > MAX_IN_FLIGHT_BATCHES)) {
       throw invalid("setMaxInFlightRequests", inFlight, "1 to " + MAX_IN_FLIGHT_BATCHES);
     }
-    int inFlightBatches = inFlight != null ? inFlight : lanes == 1 ? 1 : 2 * lanes;
+    int inFlightBatches = inFlight != null ? inFlight : lanes == 1 ? 1 : 3 * lanes;
     RetryConfiguration retry =
         retryConfiguration != null
             ? retryConfiguration

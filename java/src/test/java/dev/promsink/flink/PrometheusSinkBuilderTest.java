@@ -26,7 +26,7 @@ class PrometheusSinkBuilderTest {
     assertThat(sink.toString())
         .startsWith(
             "PrometheusSink{maxBatchSizeInSamples=500, maxRecordSizeInSamples=500,"
-                + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightBatches=8,"
+                + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightBatches=36,"
                 + " metricGroupName=Prometheus, requestSigner=none, native={");
     assertThat(sink.nativeOptions())
         .containsEntry("url", URL)
@@ -35,7 +35,7 @@ class PrometheusSinkBuilderTest {
         .containsEntry("retry.max_delay_ms", "5000")
         .containsEntry("retry.max_retries", "100")
         .containsEntry("on_max_retries_exceeded", "FAIL")
-        .containsEntry("lanes", "4")
+        .containsEntry("lanes", "12")
         .containsEntry("max_request_samples", "500")
         .doesNotContainKey("user_agent");
   }
@@ -268,10 +268,10 @@ class PrometheusSinkBuilderTest {
 
   @Test
   void batchesInFlightFollowTheLanesUnlessSet() {
-    assertThat(valid().build().toString()).contains("maxInFlightBatches=8,");
+    assertThat(valid().build().toString()).contains("maxInFlightBatches=36,");
     assertThat(valid().setMaxInFlightRequests(3).build().toString())
         .contains("maxInFlightBatches=3,");
-    assertThat(valid().setSendingLanes(16).build().toString()).contains("maxInFlightBatches=32,");
+    assertThat(valid().setSendingLanes(16).build().toString()).contains("maxInFlightBatches=48,");
     assertThat(valid().setSendingLanes(1).build().toString()).contains("maxInFlightBatches=1,");
   }
 }

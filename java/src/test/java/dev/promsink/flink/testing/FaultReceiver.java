@@ -55,6 +55,11 @@ public final class FaultReceiver implements AutoCloseable {
     return new FaultReceiver(args);
   }
 
+  /** CPU time the receiver process has used so far (Linux /proc), in nanoseconds. */
+  public long cpuNanos() {
+    return dev.promsink.flink.bench.ThroughputBench.cpuNanosOf(process.pid());
+  }
+
   public String writeUrl() {
     return "http://" + address + "/api/v1/write";
   }

@@ -67,6 +67,11 @@ public abstract class ReceiverProcess implements AutoCloseable {
   /** A path answering 200 once the server accepts writes. */
   protected abstract String readyPath();
 
+  /** CPU time the server process has used so far (Linux /proc), in nanoseconds. */
+  public long cpuNanos() {
+    return dev.promsink.flink.bench.ThroughputBench.cpuNanosOf(process.pid());
+  }
+
   /** The Remote-Write endpoint. */
   public String writeUrl() {
     return baseUrl() + "/api/v1/write";

@@ -1,0 +1,122 @@
+package dev.promsink.flink.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.promsink.flink.PrometheusSink;
+import dev.promsink.flink.PrometheusTimeSeries;
+import dev.promsink.flink.PrometheusTimeSeriesLabelsAndMetricNameKeySelector;
+import dev.promsink.flink.testing.FaultReceiver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+/**
+ * Benchmark 3 of docs/benchmarks.md, the distant backend: a receiver that answers every request
+ * after 50 ms (a managed Prometheus across a region), one sink subtask, batches of 500 samples.
+ * Compares one request in flight (how Apache's connector sends) with lanes and batches in flight,
+ * with and without throttling, and counts per-series order violations at the receiver.
+ *
+ * <p>Throughput is measured by the receiver: samples accepted between its first and last request
+ * (plus one answer delay), so job start-up does not count. Prints one CSV line per run: {@code
+ * distant,<scenario>,<lanes>,<inFlight>,<samples>,<seconds>,<samples/s>,<requests>,
+ * <samples/request>,<order violations>,<retries>}.
+ *
+ * <p>Arguments: samples per run for one lane (default 30000), for more lanes (default 200000),
+ * series (default 10000), answer delay ms (default 50).
+ */
+public final class DistantBackendBench {
+  private DistantBackendBench() {}
+
+  public static void main(String[] args) throws Exception {
+    long oneLaneSamples = args.length > 0 ? Long.parseLong(args[0]) : 30_000;
+    long samples = args.length > 1 ? Long.parseLong(args[1]) : 200_000;
+    int series = args.length > 2 ? Integer.parseInt(args[2]) : 10_000;
+    int delay = args.length > 3 ? Integer.parseInt(args[3]) : 50;
+    int[][] configs =
+        parseConfigs(System.getProperty("bench.configs", "1x1,4x1,2x4,4x8,8x16,16x32"));
+    for (String scenario : new String[] {"steady", "throttled"}) {
+      for (int[] c : configs) {
+        long n = c[0] == 1 && c[1] == 1 ? oneLaneSamples : samples;
+        run(scenario, c[0], c[1], n, series, delay);
+      }
+    }
+  }
+
+  /** {@code lanes x inFlight} pairs, comma-separated. */
+  static int[][] parseConfigs(String text) {
+    String[] items = text.split(",");
+    int[][] out = new int[items.length][];
+    for (int i = 0; i < items.length; i++) {
+      String[] p = items[i].trim().split("x");
+      out[i] = new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
+    }
+    return out;
+  }
+
+  /** The receiver's script: answers after {@code delay} ms; throttled: 2 of every 22 are 429. */
+  static String script(String scenario, int delay) {
+    if (scenario.equals("steady")) {
+      return "";
+    }
+    List<String> steps = new ArrayList<>();
+    for (int i = 0; i < 500; i++) {
+      steps.add("204:delay=" + delay + "*20");
+      steps.add("429:delay=" + delay + "*2");
+    }
+    return String.join(",", steps);
+  }
+
+  static void run(String scenario, int lanes, int inFlight, long samples, int series, int delay)
+      throws Exception {
+    try (FaultReceiver receiver =
+        FaultReceiver.start(script(scenario, delay), "204:delay=" + delay)) {
+      StreamExecutionEnvironment env =
+          StreamExecutionEnvironment.createLocalEnvironment(1, new Configuration());
+      long base = System.currentTimeMillis() - 3_600_000L;
+      env.fromSequence(0, samples - 1)
+          .map(
+              n ->
+                  PrometheusTimeSeries.builder()
+                      .withMetricName("bench_distant")
+                      .addLabel("device", "d" + (n % series))
+                      .addLabel("fleet", "f" + (n % series % 50))
+                      .addSample(n, base + n / series)
+                      .build())
+          .keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector())
+          .sinkTo(
+              PrometheusSink.builder()
+                  .setPrometheusRemoteWriteUrl(receiver.writeUrl())
+                  .setSendingLanes(lanes)
+                  .setMaxInFlightRequests(inFlight)
+                  .setMaxBufferedRequests(Math.max(1000, 2 * 500 * inFlight))
+                  .build());
+      env.execute("distant backend " + scenario + " lanes=" + lanes);
+
+      JsonNode stats = receiver.stats();
+      List<JsonNode> log = receiver.requests();
+      long first = log.get(0).get("at_ms").asLong();
+      long last = log.get(log.size() - 1).get("at_ms").asLong();
+      double seconds = (last - first + delay) / 1000.0;
+      long accepted = stats.get("accepted_samples").asLong();
+      long requests = stats.get("accepted_requests").asLong();
+      JsonNode refused = stats.get("statuses").get("429");
+      System.out.printf(
+          Locale.ROOT,
+          "distant,%s,%d,%d,%d,%.2f,%.0f,%d,%.1f,%d,%d%n",
+          scenario,
+          lanes,
+          inFlight,
+          accepted,
+          seconds,
+          accepted / seconds,
+          requests,
+          (double) accepted / requests,
+          stats.get("order_violations").asLong(),
+          refused == null ? 0 : refused.asLong());
+      if (accepted != samples) {
+        throw new IllegalStateException("lost samples: " + accepted + " of " + samples);
+      }
+    }
+  }
+}
