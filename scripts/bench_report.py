@@ -125,7 +125,7 @@ def main(out, md_path, png_path, command):
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for scenario, marker in (("steady", "o"), ("throttled", "s")):
-        keys = sorted(k for k in groups if k[0] == scenario)
+        keys = sorted((k for k in groups if k[0] == scenario), key=lambda k: (k[2], k[1]))
         labels = [f"{k[1]}x{k[2]}" for k in keys]
         values = [statistics.median(g[0] for g in groups[k]) for k in keys]
         axes[0].plot(labels, values, marker=marker, label=scenario)

@@ -55,6 +55,18 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
     registerCounters(context.metricGroup().addGroup(metricGroupName));
   }
 
+  /**
+   * Publishes a snapshot of the native counters. Lanes complete batches concurrently, so an older
+   * snapshot can arrive after a newer one: keep the largest value of each monotonic counter.
+   */
+  private synchronized void updateCounters(long[] snapshot) {
+    long[] merged = counters.clone();
+    for (int i = 0; i < merged.length && i < snapshot.length; i++) {
+      merged[i] = Math.max(merged[i], snapshot[i]);
+    }
+    counters = merged;
+  }
+
   private void registerCounters(MetricGroup group) {
     for (SinkCounter c : SinkCounter.values()) {
       group.counter(c.metricName(), new NativeCounter(c.ordinal()));
@@ -107,7 +119,7 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
       super.close();
     } finally {
       client.close();
-      counters = client.counters();
+      updateCounters(client.counters());
     }
   }
 
@@ -155,7 +167,7 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
         long invalidSamples,
         String firstInvalid,
         long[] counterValues) {
-      counters = counterValues;
+      updateCounters(counterValues);
       if (invalidSeries > 0) {
         LOG.warn(
             "Dropped {} invalid series ({} samples) of a batch; the rest was sent. First: {}",

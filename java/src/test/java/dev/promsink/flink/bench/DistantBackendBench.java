@@ -34,7 +34,7 @@ public final class DistantBackendBench {
     int series = args.length > 2 ? Integer.parseInt(args[2]) : 10_000;
     int delay = args.length > 3 ? Integer.parseInt(args[3]) : 50;
     int[][] configs =
-        parseConfigs(System.getProperty("bench.configs", "1x1,4x1,2x4,4x8,8x16,16x32"));
+        parseConfigs(System.getProperty("bench.configs", "1x1,4x1,2x4,4x8,8x16,12x36,16x32"));
     for (String scenario : new String[] {"steady", "throttled"}) {
       for (int[] c : configs) {
         long n = c[0] == 1 && c[1] == 1 ? oneLaneSamples : samples;

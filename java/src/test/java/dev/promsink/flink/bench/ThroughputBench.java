@@ -37,7 +37,7 @@ public final class ThroughputBench {
     String runs =
         System.getProperty(
             "bench.runs",
-            "discard:1:0,promsink:1:1,promsink:1:4,discard:2:0,promsink:2:1,promsink:2:4");
+            "discard:1:0,promsink:1:1,promsink:1:12,discard:2:0,promsink:2:1,promsink:2:12");
     // Warm-up: JIT-compile the pipeline before anything is measured.
     run("promsink", 1, 4, Math.min(samples, 2_000_000), series, false);
     for (String run : runs.split(",")) {
