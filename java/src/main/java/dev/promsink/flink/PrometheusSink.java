@@ -19,7 +19,7 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  * native (Rust) core. Build it with {@link #builder()}; use it with {@code stream.keyBy(new
  * PrometheusTimeSeriesLabelsAndMetricNameKeySelector()).sinkTo(sink)}.
  */
-public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedSeries> {
+public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, PrometheusTimeSeries> {
   private static final long serialVersionUID = 1L;
 
   /**
@@ -45,8 +45,9 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
       String metricGroupName,
       PrometheusRequestSigner requestSigner) {
     super(
-        (ElementConverter<PrometheusTimeSeries, EncodedSeries>)
-            (element, context) -> EncodedSeries.of(element),
+        // Records are immutable: buffered as they are, encoded once per batch (BatchEncoder).
+        (ElementConverter<PrometheusTimeSeries, PrometheusTimeSeries>)
+            (element, context) -> element,
         maxBatchSizeInSamples,
         maxInFlightBatches,
         maxBufferedRequests,
@@ -68,22 +69,22 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
 
   /** Not used by Flink 1.20+, which calls {@link #createWriter(WriterInitContext)}. */
   @SuppressWarnings("deprecation")
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>> createWriter(
-      Sink.InitContext context) {
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
+      createWriter(Sink.InitContext context) {
     throw new UnsupportedOperationException(
         "promsink needs Flink 1.20 or later (createWriter(WriterInitContext))");
   }
 
   @Override
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>> createWriter(
-      WriterInitContext context) throws IOException {
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
+      createWriter(WriterInitContext context) throws IOException {
     return restoreWriter(context, Collections.emptyList());
   }
 
   @Override
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>>
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
       restoreWriter(
-          WriterInitContext context, Collection<BufferedRequestState<EncodedSeries>> states)
+          WriterInitContext context, Collection<BufferedRequestState<PrometheusTimeSeries>> states)
           throws IOException {
     AsyncSinkWriterConfiguration configuration =
         AsyncSinkWriterConfiguration.builder()
@@ -110,8 +111,9 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, EncodedS
   }
 
   @Override
-  public SimpleVersionedSerializer<BufferedRequestState<EncodedSeries>> getWriterStateSerializer() {
-    return new EncodedSeriesStateSerializer();
+  public SimpleVersionedSerializer<BufferedRequestState<PrometheusTimeSeries>>
+      getWriterStateSerializer() {
+    return new PrometheusTimeSeriesStateSerializer();
   }
 
   /** The configuration in one line, for logs. */

@@ -18,7 +18,8 @@ import org.apache.flink.connector.base.sink.AsyncSinkBaseBuilder;
  * range of the first one that is wrong.
  */
 public class PrometheusSinkBuilder
-    extends AsyncSinkBaseBuilder<PrometheusTimeSeries, EncodedSeries, PrometheusSinkBuilder> {
+    extends AsyncSinkBaseBuilder<
+        PrometheusTimeSeries, PrometheusTimeSeries, PrometheusSinkBuilder> {
 
   /** Default max batch size, in samples. */
   public static final int DEFAULT_MAX_BATCH_SIZE_IN_SAMPLES = 500;

@@ -1,7 +1,6 @@
 package dev.promsink.flink;
 
 import dev.promsink.flink.jni.BatchCallback;
-import dev.promsink.flink.jni.BatchFormat;
 import dev.promsink.flink.jni.NativeClient;
 import dev.promsink.flink.jni.NativeException;
 import dev.promsink.flink.jni.RequestSigning;
@@ -26,23 +25,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The sink writer: Flink batches {@link EncodedSeries}; each batch becomes one direct buffer and
- * one JNI call. Validation, encoding, compression, HTTP, retries and counting happen natively; the
- * native sender thread completes the batch, so the mailbox thread never waits on HTTP.
+ * The sink writer: Flink batches the records; each batch becomes one direct buffer ({@link
+ * BatchEncoder}) and one JNI call. Validation, encoding, compression, HTTP, retries and counting
+ * happen natively; the native sender thread completes the batch, so the mailbox thread never waits
+ * on HTTP.
  */
-final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, EncodedSeries> {
+final class PrometheusSinkWriter
+    extends AsyncSinkWriter<PrometheusTimeSeries, PrometheusTimeSeries> {
   private static final Logger LOG = LoggerFactory.getLogger(PrometheusSinkWriter.class);
 
   private final NativeClient client;
   private final int maxRecordSizeInSamples;
   private volatile long[] counters = new long[SinkCounter.values().length];
-  private ByteBuffer batchBuffer;
+  private final BatchEncoder batchEncoder = new BatchEncoder();
 
   PrometheusSinkWriter(
-      ElementConverter<PrometheusTimeSeries, EncodedSeries> elementConverter,
+      ElementConverter<PrometheusTimeSeries, PrometheusTimeSeries> elementConverter,
       WriterInitContext context,
       AsyncSinkWriterConfiguration configuration,
-      Collection<BufferedRequestState<EncodedSeries>> states,
+      Collection<BufferedRequestState<PrometheusTimeSeries>> states,
       Map<String, String> nativeOptions,
       String metricGroupName,
       int maxRecordSizeInSamples,
@@ -98,8 +99,8 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
 
   @Override
   protected void submitRequestEntries(
-      List<EncodedSeries> entries, ResultHandler<EncodedSeries> resultHandler) {
-    batchBuffer = BatchFormat.writeBatch(entries, EncodedSeries::bytes, batchBuffer);
+      List<PrometheusTimeSeries> entries, ResultHandler<PrometheusTimeSeries> resultHandler) {
+    ByteBuffer batchBuffer = batchEncoder.encode(entries);
     try {
       client.submit(batchBuffer, batchBuffer.limit(), new Completion(resultHandler));
     } catch (NativeException e) {
@@ -109,8 +110,8 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
   }
 
   @Override
-  protected long getSizeInBytes(EncodedSeries entry) {
-    return entry.sampleCount();
+  protected long getSizeInBytes(PrometheusTimeSeries entry) {
+    return entry.getSampleCount();
   }
 
   @Override
@@ -153,9 +154,9 @@ final class PrometheusSinkWriter extends AsyncSinkWriter<PrometheusTimeSeries, E
 
   /** Completes one batch from the native sender thread. */
   private final class Completion implements BatchCallback {
-    private final ResultHandler<EncodedSeries> resultHandler;
+    private final ResultHandler<PrometheusTimeSeries> resultHandler;
 
-    Completion(ResultHandler<EncodedSeries> resultHandler) {
+    Completion(ResultHandler<PrometheusTimeSeries> resultHandler) {
       this.resultHandler = resultHandler;
     }
 

@@ -2,6 +2,8 @@ package dev.promsink.flink.jni;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.promsink.flink.BatchEncoder;
+import dev.promsink.flink.PrometheusTimeSeries;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,15 +13,16 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Java batch writer produces exactly the bytes of the shared golden vector {@code
- * tests/golden/batch-v1.txt}, which the Rust reader and writer are held to by cargo tests.
+ * The Java batch writer ({@link BatchEncoder}) produces exactly the bytes of the shared golden
+ * vector {@code tests/golden/batch-v1.txt}, which the Rust reader and writer are held to by cargo
+ * tests.
  */
 class GoldenBatchTest {
   @Test
   void javaWriterProducesTheGoldenBytes() throws Exception {
     List<String> lines =
         Files.readAllLines(Paths.get("tests/golden/batch-v1.txt"), StandardCharsets.UTF_8);
-    List<byte[]> entries = new ArrayList<>();
+    List<PrometheusTimeSeries> entries = new ArrayList<>();
     StringBuilder hex = new StringBuilder();
     String metric = null;
     List<String> labels = new ArrayList<>();
@@ -51,7 +54,7 @@ class GoldenBatchTest {
       }
     }
     assertThat(entries).hasSize(4);
-    ByteBuffer batch = BatchFormat.writeBatch(entries, e -> e, null);
+    ByteBuffer batch = new BatchEncoder().encode(entries);
     byte[] written = new byte[batch.remaining()];
     batch.get(written);
     StringBuilder writtenHex = new StringBuilder();
@@ -61,12 +64,15 @@ class GoldenBatchTest {
     assertThat(writtenHex.toString()).isEqualTo(hex.toString());
   }
 
-  private static byte[] entry(
+  private static PrometheusTimeSeries entry(
       String metric, List<String> labels, List<Double> values, List<Long> timestamps) {
-    return BatchFormat.encodeEntry(
-        metric,
-        labels.toArray(new String[0]),
-        values.stream().mapToDouble(Double::doubleValue).toArray(),
-        timestamps.stream().mapToLong(Long::longValue).toArray());
+    PrometheusTimeSeries.Builder b = PrometheusTimeSeries.builder().withMetricName(metric);
+    for (int i = 0; i < labels.size(); i += 2) {
+      b.addLabel(labels.get(i), labels.get(i + 1));
+    }
+    for (int i = 0; i < values.size(); i++) {
+      b.addSample(values.get(i), timestamps.get(i));
+    }
+    return b.build();
   }
 }

@@ -3,6 +3,8 @@ package dev.promsink.flink.jni;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.promsink.flink.BatchEncoder;
+import dev.promsink.flink.PrometheusTimeSeries;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Collections;
@@ -26,11 +28,15 @@ class NativeClientTest {
     return o;
   }
 
+  /** A batch of one series, in a direct buffer of its own. */
   private static ByteBuffer batch(String metric, double value, long timestamp) {
-    byte[] entry =
-        BatchFormat.encodeEntry(
-            metric, new String[] {"device", "d1"}, new double[] {value}, new long[] {timestamp});
-    return BatchFormat.writeBatch(List.of(entry), e -> e, null);
+    PrometheusTimeSeries series =
+        PrometheusTimeSeries.builder()
+            .withMetricName(metric)
+            .addLabel("device", "d1")
+            .addSample(value, timestamp)
+            .build();
+    return new BatchEncoder().encode(List.of(series));
   }
 
   private static final class Result implements BatchCallback {

@@ -1,6 +1,5 @@
 package dev.promsink.flink.testing;
 
-import dev.promsink.flink.EncodedSeries;
 import dev.promsink.flink.PrometheusSink;
 import dev.promsink.flink.PrometheusTimeSeries;
 import java.io.IOException;
@@ -21,11 +20,11 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
 /**
  * Wraps a {@link PrometheusSink} and records, per writer, how many buffered entries (and samples)
  * Flink restored into it from a checkpoint or savepoint. Everything else is the wrapped sink's:
- * writers, state serializer ({@code EncodedSeriesStateSerializer}), behaviour.
+ * writers, state serializer ({@code PrometheusTimeSeriesStateSerializer}), behaviour.
  */
 public final class RestoreRecordingSink
     implements Sink<PrometheusTimeSeries>,
-        SupportsWriterState<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>> {
+        SupportsWriterState<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>> {
   private static final long serialVersionUID = 1L;
   private static final Map<String, List<Writer>> WRITERS = new ConcurrentHashMap<>();
 
@@ -81,40 +80,41 @@ public final class RestoreRecordingSink
   /** Not used by Flink 1.20+, which calls {@link #createWriter(WriterInitContext)}. */
   @Override
   @SuppressWarnings("deprecation")
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>> createWriter(
-      Sink.InitContext context) {
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
+      createWriter(Sink.InitContext context) {
     throw new UnsupportedOperationException("Flink 1.20 calls createWriter(WriterInitContext)");
   }
 
   @Override
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>> createWriter(
-      WriterInitContext context) throws IOException {
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
+      createWriter(WriterInitContext context) throws IOException {
     record(context, Collections.emptyList(), false);
     return delegate.createWriter(context);
   }
 
   @Override
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<EncodedSeries>>
+  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
       restoreWriter(
-          WriterInitContext context, Collection<BufferedRequestState<EncodedSeries>> states)
+          WriterInitContext context, Collection<BufferedRequestState<PrometheusTimeSeries>> states)
           throws IOException {
     record(context, states, true);
     return delegate.restoreWriter(context, states);
   }
 
   @Override
-  public SimpleVersionedSerializer<BufferedRequestState<EncodedSeries>> getWriterStateSerializer() {
+  public SimpleVersionedSerializer<BufferedRequestState<PrometheusTimeSeries>>
+      getWriterStateSerializer() {
     return delegate.getWriterStateSerializer();
   }
 
   private void record(
       WriterInitContext context,
-      Collection<BufferedRequestState<EncodedSeries>> states,
+      Collection<BufferedRequestState<PrometheusTimeSeries>> states,
       boolean restored) {
     int entries = 0;
     long samples = 0;
-    for (BufferedRequestState<EncodedSeries> state : states) {
-      for (RequestEntryWrapper<EncodedSeries> entry : state.getBufferedRequestEntries()) {
+    for (BufferedRequestState<PrometheusTimeSeries> state : states) {
+      for (RequestEntryWrapper<PrometheusTimeSeries> entry : state.getBufferedRequestEntries()) {
         entries++;
         samples += entry.getSize();
       }
