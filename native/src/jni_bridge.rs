@@ -285,23 +285,10 @@ fn submit(
 ) -> Result<()> {
     // SAFETY: see `client`; Java passes a live handle.
     let client = unsafe { client(handle)? };
-    if buffer.is_null() || callback.is_null() {
-        return Err(Error::malformed("buffer and callback must not be null"));
+    if callback.is_null() {
+        return Err(Error::malformed("the callback must not be null"));
     }
-    let address = env.get_direct_buffer_address(buffer)?;
-    let capacity = env.get_direct_buffer_capacity(buffer)?;
-    let length = usize::try_from(length)
-        .ok()
-        .filter(|&l| l <= capacity)
-        .ok_or_else(|| {
-            Error::malformed(format!(
-                "length {length} outside the buffer's capacity {capacity}"
-            ))
-        })?;
-    // SAFETY: a direct buffer's address is valid for its capacity while the buffer is
-    // reachable, which the caller guarantees for the duration of this call; the batch is
-    // fully read (parsed, encoded, compressed) before `submit` returns.
-    let batch = unsafe { std::slice::from_raw_parts(address as *const u8, length) };
+    let batch = direct_slice(env, buffer, length)?;
     let callback = env.new_global_ref(callback)?;
     let vm = env.get_java_vm()?;
     client.submit(batch, completion(vm, callback))
@@ -346,6 +333,56 @@ fn call_complete(
         ],
     )?;
     Ok(())
+}
+
+thread_local! {
+    static DRY_RUN: std::cell::RefCell<(crate::encode::Encoder, crate::compress::Compressor, Vec<u8>)> =
+        std::cell::RefCell::new((crate::encode::Encoder::new(), crate::compress::Compressor::new(), Vec::new()));
+}
+
+/// `static native int prepare(ByteBuffer batch, int length)`: a dry run of `submit`'s work
+/// (parse, validate, normalise, encode, compress) on the calling thread, without a client or a
+/// request; returns the compressed size. Used by benchmarks to measure the native CPU per sample.
+#[no_mangle]
+pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_prepare<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    buffer: JByteBuffer<'local>,
+    length: jint,
+) -> jint {
+    guard(&mut env, 0, |env| {
+        let batch = direct_slice(env, &buffer, length)?;
+        DRY_RUN.with(|state| {
+            let (encoder, compressor, body) = &mut *state.borrow_mut();
+            crate::client::encode_batch(batch, encoder)?;
+            compressor.compress_into(encoder.bytes(), body);
+            Ok(body.len() as jint)
+        })
+    })
+}
+
+/// The first `length` bytes of a direct buffer, checked against its capacity.
+///
+/// The slice is valid while the buffer is reachable, which the Java caller guarantees for the
+/// duration of the native call that uses it.
+fn direct_slice<'b>(env: &mut JNIEnv, buffer: &'b JByteBuffer, length: jint) -> Result<&'b [u8]> {
+    if buffer.is_null() {
+        return Err(Error::malformed("the batch buffer must not be null"));
+    }
+    let address = env.get_direct_buffer_address(buffer)?;
+    let capacity = env.get_direct_buffer_capacity(buffer)?;
+    let length = usize::try_from(length)
+        .ok()
+        .filter(|&l| l <= capacity)
+        .ok_or_else(|| {
+            Error::malformed(format!(
+                "length {length} outside the buffer's capacity {capacity}"
+            ))
+        })?;
+    // SAFETY: a direct buffer's address is valid for its capacity while the buffer is
+    // reachable, which the caller guarantees for the duration of the native call; the bytes are
+    // fully read before that call returns.
+    Ok(unsafe { std::slice::from_raw_parts(address as *const u8, length) })
 }
 
 /// `static native long[] counters(long handle)`: the counters, indexed as `metrics::Counter`.

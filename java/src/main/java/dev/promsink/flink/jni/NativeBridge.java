@@ -19,6 +19,12 @@ final class NativeBridge {
   /** Reads {@code length} bytes of the direct buffer {@code batch} now; completes later. */
   static native void submit(long handle, ByteBuffer batch, int length, BatchCallback callback);
 
+  /**
+   * A dry run of {@link #submit}'s preparation (parse, validate, encode, compress) on the calling
+   * thread, without a client or a request; returns the compressed size. For benchmarks.
+   */
+  static native int prepare(ByteBuffer batch, int length);
+
   /** The client's counters, indexed as {@link SinkCounter}. */
   static native long[] counters(long handle);
 

@@ -51,6 +51,20 @@ public final class NativeClient implements AutoCloseable {
     NativeBridge.submit(liveHandle(), batch, length, callback);
   }
 
+  /**
+   * Runs the native preparation of a batch (parse, validate, normalise, encode, compress) on the
+   * calling thread without sending it, and returns the compressed size: what {@link #submit} costs
+   * the caller's thread. For benchmarks and diagnostics.
+   *
+   * @throws NativeException if the batch is malformed
+   */
+  public static int prepareOnly(ByteBuffer batch, int length) {
+    if (!batch.isDirect()) {
+      throw new IllegalArgumentException("the batch buffer must be a direct ByteBuffer");
+    }
+    return NativeBridge.prepare(batch, length);
+  }
+
   /** The counters, indexed as {@link SinkCounter}; after close, their final values. */
   public synchronized long[] counters() {
     if (handle != 0) {
