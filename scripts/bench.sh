@@ -14,9 +14,9 @@ rm -f "$out"/*.csv
 scripts/install-deps.sh >/dev/null
 python3 -c "import matplotlib" 2>/dev/null || pip install -q matplotlib
 
-echo "== building"
-mvn -B -q -ntp -Dstyle.color=never -DskipTests -Dspotless.check.skip=true test-compile
-mvn -B -q -ntp -Dstyle.color=never dependency:build-classpath -Dmdep.includeScope=test \
+echo "== building (profile bench: JMH, protobuf-java and snappy-java for the pure-Java baseline)"
+mvn -B -q -ntp -Dstyle.color=never -Pbench -DskipTests -Dspotless.check.skip=true test-compile
+mvn -B -q -ntp -Dstyle.color=never -Pbench dependency:build-classpath -Dmdep.includeScope=test \
   -Dmdep.outputFile=target/bench.classpath
 opens=$(sed -n 's:.*<flink.jvm.opens>\(.*\)</flink.jvm.opens>.*:\1:p' pom.xml)
 run_java() {
@@ -27,6 +27,12 @@ run_java() {
 
 echo "== 1. native CPU per sample (Rust: promsink's preparation vs prost + snappy floor)"
 cargo run -q --release -p promsink --example encode_floor 2 | tee -a "$out/native.csv"
+
+echo "== 1. CPU and allocation per sample, records to compressed body (JMH, -prof gc)"
+# shellcheck disable=SC2086
+java -cp "target/classes:target/test-classes:$(cat target/bench.classpath)" org.openjdk.jmh.Main \
+  'CpuPerSampleBenchmark\.(promsink|pureJavaBaseline)$' -f "$repeats" -wi 3 -i 5 -w 1 -r 1 \
+  -prof gc -rf csv -rff "$out/jmh.csv" | grep -E '^(Benchmark|CpuPerSample)' | grep -v 'gc\.'
 
 for r in $(seq 1 "$repeats"); do
   echo "== 3. distant backend (50 ms answers), run $r of $repeats"

@@ -69,6 +69,33 @@ def main(out, md_path, png_path, command):
         lines.append(f"| {r[1]} | {r[2]} | {r[3]} | {float(r[4]):.0f} | {r[5]} | {r[6]} |")
     lines.append("")
 
+    jmh = rows(os.path.join(out, "jmh.csv"))
+    if jmh:
+        header, data = jmh[0], jmh[1:]
+        col = {name: i for i, name in enumerate(header)}
+        score = {}
+        for r in data:
+            bench = r[col["Benchmark"]].rsplit(".", 1)[-1]
+            key = (r[col["Param: workload"]], int(r[col["Param: batchSamples"]]))
+            score[(bench, key)] = (float(r[col["Score"]]), float(r[col["Score Error (99.9%)"]] or 0))
+        lines += ["### Records to compressed body, in the JVM (JMH; promsink includes the JNI call and the native work)", "",
+                  "| workload | batch | promsink ns/sample | pure-Java baseline ns/sample | ratio | promsink B/sample allocated | baseline B/sample allocated |",
+                  "|---|---|---|---|---|---|---|"]
+        for key in sorted({k for (_, k) in score}):
+            n = key[1]
+            ours = score.get(("promsink", key))
+            theirs = score.get(("pureJavaBaseline", key))
+            ours_alloc = score.get(("promsink:gc.alloc.rate.norm", key))
+            theirs_alloc = score.get(("pureJavaBaseline:gc.alloc.rate.norm", key))
+            if not ours or not theirs:
+                continue
+            ratio = theirs[0] / ours[0]
+            oa = f"{ours_alloc[0] / n:.3f}" if ours_alloc else "?"
+            ta = f"{theirs_alloc[0] / n:.0f}" if theirs_alloc else "?"
+            lines.append(f"| {key[0]} | {n} | {ours[0] / n:.0f} ± {ours[1] / n:.0f} | {theirs[0] / n:.0f} ± {theirs[1] / n:.0f} | {ratio:.1f}x | {oa} | {ta} |")
+        lines += ["", "The baseline is built the way Apache's connector sends (protobuf-java `TimeSeries` per record with",
+                  "`__name__` first, a `WriteRequest` per batch, `toByteArray`, snappy-java), not its artifact.", ""]
+
     groups = defaultdict(list)
     for r in distant:
         _, _, scenario, lanes, inflight, samples, secs, rate, reqs, per_req, viol, refused = r

@@ -1,0 +1,121 @@
+package dev.promsink.flink.bench.jmh;
+
+import dev.promsink.flink.BatchEncoder;
+import dev.promsink.flink.PrometheusTimeSeries;
+import dev.promsink.flink.bench.wire.RemoteWrite;
+import dev.promsink.flink.jni.NativeClient;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.xerial.snappy.Snappy;
+
+/**
+ * Benchmark 1 of docs/benchmarks.md: CPU per sample from {@link PrometheusTimeSeries} records to
+ * the compressed request body, without the network. One operation is one batch; divide by the
+ * batch's samples (the {@code batchSamples} parameter) for ns and bytes per sample.
+ *
+ * <ul>
+ *   <li>{@code promsink}: batch assembly in Java (the element converter is the identity), one JNI
+ *       call, native parse, validate, normalise, encode, snappy: exactly what the sink's mailbox
+ *       thread pays per batch.
+ *   <li>{@code pureJavaBaseline}: what Apache's connector does, built with the same libraries
+ *       (its artifact is not reachable here): per record a protobuf-java {@code TimeSeries} with
+ *       {@code __name__} first and the labels in insertion order (no sorting, no validation), per
+ *       batch a {@code WriteRequest}, {@code toByteArray} and snappy-java.
+ * </ul>
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+public class CpuPerSampleBenchmark {
+  /** W1: distinct series, 5 labels, 1 sample per record. W2: 10,000 series, 10 per record. */
+  @Param({"W1", "W2"})
+  public String workload;
+
+  @Param({"500", "5000"})
+  public int batchSamples;
+
+  private final List<List<PrometheusTimeSeries>> batches = new ArrayList<>();
+  private final BatchEncoder encoder = new BatchEncoder();
+  private int next;
+
+  @Setup
+  public void setUp() {
+    int count = Math.max(8, 400_000 / batchSamples);
+    long base = 1_700_000_000_000L;
+    long series = 0;
+    for (int b = 0; b < count; b++) {
+      List<PrometheusTimeSeries> batch = new ArrayList<>();
+      int samplesPerRecord = workload.equals("W1") ? 1 : 10;
+      for (int i = 0; i < batchSamples / samplesPerRecord; i++) {
+        long s = workload.equals("W1") ? series++ : (series++ % 10_000);
+        PrometheusTimeSeries.Builder r =
+            PrometheusTimeSeries.builder()
+                .withMetricName("bench_" + workload.toLowerCase())
+                .addLabel("device", "dev-" + s)
+                .addLabel("fleet", "fleet-" + (s % 100))
+                .addLabel("model", "model-" + (s % 7))
+                .addLabel("region", "region-" + (s % 5))
+                .addLabel("firmware", "fw-1." + (s % 13));
+        for (int j = 0; j < samplesPerRecord; j++) {
+          r.addSample(s * 0.5 + j, base + s + j * 1000L);
+        }
+        batch.add(r.build());
+      }
+      batches.add(batch);
+    }
+  }
+
+  private List<PrometheusTimeSeries> nextBatch() {
+    List<PrometheusTimeSeries> batch = batches.get(next);
+    next = (next + 1) % batches.size();
+    return batch;
+  }
+
+  @Benchmark
+  public int promsink() {
+    ByteBuffer buffer = encoder.encode(nextBatch());
+    return NativeClient.prepareOnly(buffer, buffer.limit());
+  }
+
+  /** The Java share of {@link #promsink}: batch assembly into the direct buffer only. */
+  @Benchmark
+  public int promsinkJavaPart() {
+    return encoder.encode(nextBatch()).limit();
+  }
+
+  @Benchmark
+  public int pureJavaBaseline() throws IOException {
+    List<PrometheusTimeSeries> batch = nextBatch();
+    List<RemoteWrite.TimeSeries> converted = new ArrayList<>(batch.size());
+    for (PrometheusTimeSeries r : batch) {
+      converted.add(convert(r));
+    }
+    byte[] raw = RemoteWrite.WriteRequest.newBuilder().addAllTimeseries(converted).build().toByteArray();
+    return Snappy.compress(raw).length;
+  }
+
+  /** The element conversion of the baseline, per record. */
+  static RemoteWrite.TimeSeries convert(PrometheusTimeSeries r) {
+    RemoteWrite.TimeSeries.Builder b = RemoteWrite.TimeSeries.newBuilder();
+    b.addLabels(RemoteWrite.Label.newBuilder().setName("__name__").setValue(r.getMetricName()));
+    for (PrometheusTimeSeries.Label l : r.getLabels()) {
+      b.addLabels(RemoteWrite.Label.newBuilder().setName(l.getName()).setValue(l.getValue()));
+    }
+    for (PrometheusTimeSeries.Sample s : r.getSamples()) {
+      b.addSamples(
+          RemoteWrite.Sample.newBuilder().setValue(s.getValue()).setTimestamp(s.getTimestamp()));
+    }
+    return b.build();
+  }
+}
