@@ -75,7 +75,7 @@ def main(out, md_path, png_path, command):
         col = {name: i for i, name in enumerate(header)}
         score = {}
         for r in data:
-            bench = r[col["Benchmark"]].rsplit(".", 1)[-1]
+            bench = r[col["Benchmark"]].split("CpuPerSampleBenchmark.", 1)[-1]
             key = (r[col["Param: workload"]], int(r[col["Param: batchSamples"]]))
             score[(bench, key)] = (float(r[col["Score"]]), float(r[col["Score Error (99.9%)"]] or 0))
         lines += ["### Records to compressed body, in the JVM (JMH; promsink includes the JNI call and the native work)", "",

@@ -28,10 +28,10 @@ import org.xerial.snappy.Snappy;
  *   <li>{@code promsink}: batch assembly in Java (the element converter is the identity), one JNI
  *       call, native parse, validate, normalise, encode, snappy: exactly what the sink's mailbox
  *       thread pays per batch.
- *   <li>{@code pureJavaBaseline}: what Apache's connector does, built with the same libraries
- *       (its artifact is not reachable here): per record a protobuf-java {@code TimeSeries} with
- *       {@code __name__} first and the labels in insertion order (no sorting, no validation), per
- *       batch a {@code WriteRequest}, {@code toByteArray} and snappy-java.
+ *   <li>{@code pureJavaBaseline}: what Apache's connector does, built with the same libraries (its
+ *       artifact is not reachable here): per record a protobuf-java {@code TimeSeries} with {@code
+ *       __name__} first and the labels in insertion order (no sorting, no validation), per batch a
+ *       {@code WriteRequest}, {@code toByteArray} and snappy-java.
  * </ul>
  */
 @State(Scope.Thread)
@@ -101,7 +101,8 @@ public class CpuPerSampleBenchmark {
     for (PrometheusTimeSeries r : batch) {
       converted.add(convert(r));
     }
-    byte[] raw = RemoteWrite.WriteRequest.newBuilder().addAllTimeseries(converted).build().toByteArray();
+    byte[] raw =
+        RemoteWrite.WriteRequest.newBuilder().addAllTimeseries(converted).build().toByteArray();
     return Snappy.compress(raw).length;
   }
 
