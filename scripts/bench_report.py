@@ -118,11 +118,12 @@ def main(out, md_path, png_path, command):
 
     tgroups = defaultdict(list)
     for r in throughput:
-        _, _, sink, par, lanes, samples, secs, rate, cpu, rcpu = r
-        tgroups[(int(par), sink, int(lanes))].append((float(rate), float(cpu), float(rcpu)))
+        _, _, sink, par, lanes, samples, secs, rate, cpu, rcpu = r[:10]
+        peak = int(r[10]) if len(r) > 10 else 0
+        tgroups[(int(par), sink, int(lanes))].append((float(rate), float(cpu), float(rcpu), peak))
     lines += ["## 2. End-to-end job throughput (MiniCluster, W1: 1,000,000 series, count-only receiver)", "",
-              "| parallelism | sink | lanes | samples/s | spread | % of ceiling | JVM CPU s per million | receiver CPU s per million |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| parallelism | sink | lanes | samples/s | spread | % of ceiling | JVM CPU s per million | receiver CPU s per million | peak native memory | bound |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     ceiling = {}
     for key in sorted(tgroups, key=lambda k: (k[0], k[1] != "discard", k[2])):
         par, sink, lanes = key
@@ -134,8 +135,15 @@ def main(out, md_path, png_path, command):
         rcpu = statistics.median(g[2] for g in tgroups[key])
         name = "discarding (ceiling)" if sink == "discard" else "promsink"
         lanes_s = "-" if sink == "discard" else str(lanes)
-        lines.append(f"| {par} | {name} | {lanes_s} | {mid:,.0f} | {sp:.0f}% | {pct:.0f}% | {cpu:.2f} | {rcpu:.2f} |")
-    lines.append("")
+        peak = max(g[3] for g in tgroups[key])
+        in_flight = 1 if lanes == 1 else 3 * lanes
+        bound = par * (lanes * 2**19 + (in_flight + 2 * lanes) * 500 * 180)
+        mem = "-" if sink == "discard" else f"{peak / 2**20:.1f} MiB"
+        bound_s = "-" if sink == "discard" else f"{bound / 2**20:.1f} MiB"
+        lines.append(f"| {par} | {name} | {lanes_s} | {mid:,.0f} | {sp:.0f}% | {pct:.0f}% | {cpu:.2f} | {rcpu:.2f} | {mem} | {bound_s} |")
+    lines += ["", "Peak native memory: what the library's counting allocator held at most during the run (all",
+              "writers of the JVM; includes each lane's HTTP and TLS state). Bound: the formula of",
+              "docs/design.md, `writers x (lanes x 512 KiB + (batches in flight + 2 x lanes) x batch size x 180 bytes)`.", ""]
 
     lines += ["## 4. Real Prometheus (Debian 2.42 on this machine, 100,000 series, parallelism 2)", "",
               "| lanes | samples | samples/s | JVM CPU s | Prometheus CPU s | sink share of CPU | stored |",

@@ -385,6 +385,28 @@ fn direct_slice<'b>(env: &mut JNIEnv, buffer: &'b JByteBuffer, length: jint) -> 
     Ok(unsafe { std::slice::from_raw_parts(address as *const u8, length) })
 }
 
+/// `static native long[] nativeMemory(boolean resetPeak)`: bytes the library holds now and at
+/// its peak (since loaded, or since the last reset); then starts a new peak if asked.
+#[no_mangle]
+pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_nativeMemory<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    reset_peak: jni::sys::jboolean,
+) -> jlongArray {
+    guard(&mut env, std::ptr::null_mut(), |env| {
+        let values = [
+            crate::memory::current() as jlong,
+            crate::memory::peak() as jlong,
+        ];
+        if reset_peak != 0 {
+            crate::memory::reset_peak();
+        }
+        let array = env.new_long_array(2)?;
+        env.set_long_array_region(&array, 0, &values)?;
+        Ok(array.into_raw())
+    })
+}
+
 /// `static native long[] counters(long handle)`: the counters, indexed as `metrics::Counter`.
 #[no_mangle]
 pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_counters<'local>(

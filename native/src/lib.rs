@@ -16,9 +16,13 @@ pub mod error;
 pub mod http;
 pub mod jni_bridge;
 pub mod lane;
+pub mod memory;
 pub mod metrics;
 pub mod retry;
 pub mod validate;
+
+#[global_allocator]
+static ALLOCATOR: memory::CountingAllocator = memory::CountingAllocator;
 
 /// Types generated from `proto/remote.proto`, used by tests to check the direct encoder.
 pub mod wire {

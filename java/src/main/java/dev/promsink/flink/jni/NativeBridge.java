@@ -25,6 +25,9 @@ final class NativeBridge {
    */
   static native int prepare(ByteBuffer batch, int length);
 
+  /** Bytes the library holds now and at its peak; then starts a new peak if asked. */
+  static native long[] nativeMemory(boolean resetPeak);
+
   /** The client's counters, indexed as {@link SinkCounter}. */
   static native long[] counters(long handle);
 

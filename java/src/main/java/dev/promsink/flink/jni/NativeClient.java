@@ -65,6 +65,15 @@ public final class NativeClient implements AutoCloseable {
     return NativeBridge.prepare(batch, length);
   }
 
+  /**
+   * Native memory of the library loaded by this class loader (all its clients): {@code [bytes held
+   * now, peak bytes]}, counted by its allocator. The peak restarts from the current value when
+   * {@code resetPeak} is true. For benchmarks and diagnostics.
+   */
+  public static long[] nativeMemory(boolean resetPeak) {
+    return NativeBridge.nativeMemory(resetPeak);
+  }
+
   /** The counters, indexed as {@link SinkCounter}; after close, their final values. */
   public synchronized long[] counters() {
     if (handle != 0) {

@@ -22,7 +22,8 @@ import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
  * same job with a discarding sink (the ceiling).
  *
  * <p>Prints one CSV line per run: {@code throughput,<sink>,<parallelism>,<lanes>,<samples>,
- * <seconds>,<samples/s>,<jvm cpu s per million>,<receiver cpu s per million>}.
+ * <seconds>,<samples/s>,<jvm cpu s per million>,<receiver cpu s per million>,<peak native bytes of
+ * the sink's library>}.
  *
  * <p>Arguments: samples (default 10,000,000), distinct series (default 1,000,000); system property
  * {@code bench.runs}: comma-separated {@code sink:parallelism:lanes} with sink {@code discard} or
@@ -91,11 +92,13 @@ public final class ThroughputBench {
                 .build();
       }
       stream.sinkTo(target);
+      dev.promsink.flink.jni.NativeClient.nativeMemory(true);
       long cpuBefore = processCpuNanos();
       long receiverBefore = receiver == null ? 0 : receiver.cpuNanos();
       long started = System.nanoTime();
       JobExecutionResult result = env.execute("throughput " + sink);
       double seconds = (System.nanoTime() - started) / 1e9;
+      long nativePeak = dev.promsink.flink.jni.NativeClient.nativeMemory(false)[1];
       double jvmCpu = (processCpuNanos() - cpuBefore) / 1e9;
       double receiverCpu = receiver == null ? 0 : (receiver.cpuNanos() - receiverBefore) / 1e9;
       if (receiver != null) {
@@ -110,7 +113,7 @@ public final class ThroughputBench {
       }
       System.out.printf(
           Locale.ROOT,
-          "throughput,%s,%d,%d,%d,%.2f,%.0f,%.3f,%.3f%n",
+          "throughput,%s,%d,%d,%d,%.2f,%.0f,%.3f,%.3f,%d%n",
           sink,
           parallelism,
           lanes,
@@ -118,7 +121,8 @@ public final class ThroughputBench {
           seconds,
           samples / seconds,
           jvmCpu / millions,
-          receiverCpu / millions);
+          receiverCpu / millions,
+          sink.equals("discard") ? 0 : nativePeak);
       result.getNetRuntime();
     } finally {
       if (receiver != null) {

@@ -120,6 +120,19 @@ class NativeClientTest {
   }
 
   @Test
+  void nativeMemoryIsCountedAndReturnsAfterClose() throws Exception {
+    NativeClient.nativeMemory(true);
+    long before = NativeClient.nativeMemory(false)[0];
+    NativeClient client = NativeClient.create(options());
+    long[] open = NativeClient.nativeMemory(false);
+    assertThat(open[0]).isGreaterThan(before);
+    assertThat(open[1]).isGreaterThanOrEqualTo(open[0]);
+    client.close();
+    // Everything the client held is freed (other tests' clients may be alive: at most before).
+    assertThat(NativeClient.nativeMemory(false)[0]).isLessThanOrEqualTo(before);
+  }
+
+  @Test
   void invalidConfigurationIsAnException() {
     assertThatThrownBy(() -> NativeClient.create(Collections.singletonMap("url", "ftp://x")))
         .isInstanceOf(NativeException.class)
