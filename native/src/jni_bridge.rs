@@ -316,9 +316,7 @@ fn call_complete(
 ) -> jni::errors::Result<()> {
     let message = env.new_string(&r.message)?;
     let first_invalid = env.new_string(&r.invalid.first)?;
-    let counters = env.new_long_array(r.counters.len() as i32)?;
-    let values: Vec<jlong> = r.counters.iter().map(|&c| c as jlong).collect();
-    env.set_long_array_region(&counters, 0, &values)?;
+    let counters = long_array(env, &r.counters)?;
     env.call_method(
         callback,
         COMPLETE_METHOD,
@@ -395,16 +393,25 @@ pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_nativeMemory<'lo
 ) -> jlongArray {
     guard(&mut env, std::ptr::null_mut(), |env| {
         let values = [
-            crate::memory::current() as jlong,
-            crate::memory::peak() as jlong,
+            crate::memory::current() as u64,
+            crate::memory::peak() as u64,
         ];
         if reset_peak != 0 {
             crate::memory::reset_peak();
         }
-        let array = env.new_long_array(2)?;
-        env.set_long_array_region(&array, 0, &values)?;
-        Ok(array.into_raw())
+        Ok(long_array(env, &values)?.into_raw())
     })
+}
+
+/// A Java `long[]` holding `values` (counters and byte counts, far below `i64::MAX`).
+fn long_array<'local>(
+    env: &mut JNIEnv<'local>,
+    values: &[u64],
+) -> jni::errors::Result<jni::objects::JLongArray<'local>> {
+    let longs: Vec<jlong> = values.iter().map(|&v| v as jlong).collect();
+    let array = env.new_long_array(longs.len() as i32)?;
+    env.set_long_array_region(&array, 0, &longs)?;
+    Ok(array)
 }
 
 /// `static native long[] counters(long handle)`: the counters, indexed as `metrics::Counter`.
@@ -417,10 +424,7 @@ pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_counters<'local>
     guard(&mut env, std::ptr::null_mut(), |env| {
         // SAFETY: see `client`.
         let client = unsafe { client(handle)? };
-        let values: Vec<jlong> = client.counters().iter().map(|&c| c as jlong).collect();
-        let array = env.new_long_array(values.len() as i32)?;
-        env.set_long_array_region(&array, 0, &values)?;
-        Ok(array.into_raw())
+        Ok(long_array(env, &client.counters())?.into_raw())
     })
 }
 

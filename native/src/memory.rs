@@ -70,13 +70,13 @@ mod tests {
 
     #[test]
     fn allocations_are_counted_and_peaks_kept() {
+        // Other test threads allocate and free concurrently: only what this test holds is
+        // certain, so the checks are lower bounds on it.
         reset_peak();
-        let before = current();
         let v: Vec<u8> = Vec::with_capacity(1 << 20);
-        assert!(current() >= before + (1 << 20));
-        assert!(peak() >= before + (1 << 20));
+        assert!(current() >= 1 << 20);
+        assert!(peak() >= 1 << 20);
         drop(v);
-        // Other test threads allocate too: the peak stays at least what this test held.
-        assert!(peak() >= before + (1 << 20));
+        assert!(peak() >= 1 << 20, "the peak is kept after the free");
     }
 }

@@ -8,6 +8,7 @@ import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.RestoreRecordingSink;
 import dev.promsink.flink.testing.Samples;
 import dev.promsink.flink.testing.SequenceGate;
+import dev.promsink.flink.testing.SinkJobs;
 import dev.promsink.flink.testing.Waits;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,7 +43,6 @@ import org.apache.flink.runtime.state.FunctionInitializationContext;
 import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.testutils.InMemoryReporter;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.graph.StreamGraph;
@@ -84,13 +84,7 @@ class CheckpointRestoreTest {
   private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension
-  static final MiniClusterExtension MINI_CLUSTER =
-      new MiniClusterExtension(
-          new MiniClusterResourceConfiguration.Builder()
-              .setNumberTaskManagers(1)
-              .setNumberSlotsPerTaskManager(2)
-              .setConfiguration(REPORTER.addToConfiguration(new Configuration()))
-              .build());
+  static final MiniClusterExtension MINI_CLUSTER = SinkJobs.miniCluster(REPORTER);
 
   static PrometheusTimeSeries record(String metric, long base, long i) {
     long ts = base + (i / SERIES) * 1000L;

@@ -9,6 +9,7 @@ import dev.promsink.flink.testing.ClassLoaderProbe;
 import dev.promsink.flink.testing.PrometheusQuery;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.Samples;
+import dev.promsink.flink.testing.SinkJobs;
 import dev.promsink.flink.testing.Waits;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,7 +43,6 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.runtime.testutils.InMemoryReporter;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.util.TestStreamEnvironment;
 import org.apache.flink.test.junit5.InjectMiniCluster;
@@ -70,13 +70,7 @@ class FailoverTest {
   private static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
   @RegisterExtension
-  static final MiniClusterExtension MINI_CLUSTER =
-      new MiniClusterExtension(
-          new MiniClusterResourceConfiguration.Builder()
-              .setNumberTaskManagers(1)
-              .setNumberSlotsPerTaskManager(2)
-              .setConfiguration(REPORTER.addToConfiguration(new Configuration()))
-              .build());
+  static final MiniClusterExtension MINI_CLUSTER = SinkJobs.miniCluster(REPORTER);
 
   private static final Path TMP = Paths.get(System.getProperty("java.io.tmpdir"));
   private static final Duration WAIT = Duration.ofSeconds(60);
