@@ -31,7 +31,7 @@ cargo run -q --release -p promsink --example encode_floor 2 | tee -a "$out/nativ
 echo "== 1. CPU and allocation per sample, records to compressed body (JMH, -prof gc)"
 # shellcheck disable=SC2086
 java -cp "target/classes:target/test-classes:$(cat target/bench.classpath)" org.openjdk.jmh.Main \
-  'CpuPerSampleBenchmark\.(promsink|pureJavaBaseline)$' -f "$repeats" -wi 3 -i 5 -w 1 -r 1 \
+  'CpuPerSampleBenchmark\.(promsink|promsinkJavaPart|readRecordsOnly|pureJavaBaseline)$' -f "$repeats" -wi 3 -i 5 -w 1 -r 1 \
   -prof gc -rf csv -rff "$out/jmh.csv" | grep -E '^(Benchmark|CpuPerSample)' | grep -v 'gc\.'
 
 for r in $(seq 1 "$repeats"); do

@@ -1,7 +1,8 @@
 //! One native client per Flink sink writer. `submit` prepares a batch on the caller's thread
-//! (parse, validate, normalise, encode) and splits it by series into parts, one per sending
-//! lane (`lane.rs`); each lane sends in order with one request in flight, so several batches can
-//! be in flight at once while every series keeps its order. A batch completes, through its
+//! (parse, validate, normalise, encode) and splits it by series into parts, one per active
+//! sending lane (`lane.rs`, `router.rs`); each lane sends in order with one request in flight,
+//! so several batches can be in flight at once while every series keeps its order. The number
+//! of active lanes adapts to the receiver (`router::Governor`). A batch completes, through its
 //! callback, when all its parts are done. Batches still pending when the client closes are
 //! abandoned without a callback.
 
@@ -13,13 +14,14 @@ use crate::http::Transport;
 pub use crate::lane::Outcome;
 use crate::lane::{Lane, Part, PartDone};
 use crate::metrics::{Counter, Counters, COUNTERS};
+use crate::router::{jump, series_key, Governor, LaneStats, Router};
 use crate::validate::{Invalid, NormalSeries, Normalizer};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the callback of a batch receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub struct BatchResult {
     pub invalid: InvalidSummary,
     /// Counter values after this batch.
     pub counters: [u64; COUNTERS],
+    /// Sending lanes in use when it completed.
+    pub active_lanes: usize,
 }
 
 /// Series dropped by validation in one batch.
@@ -56,6 +60,7 @@ struct Batch {
     invalid: InvalidSummary,
     done: Mutex<Option<Completion>>,
     counters: Arc<Counters>,
+    router: Arc<Router>,
 }
 
 impl PartDone for Batch {
@@ -75,6 +80,7 @@ impl PartDone for Batch {
                     message,
                     invalid: self.invalid.clone(),
                     counters: self.counters.snapshot(),
+                    active_lanes: self.router.active(),
                 });
             }
         }
@@ -83,10 +89,13 @@ impl PartDone for Batch {
 
 /// A Remote-Write client with one or more sending lanes.
 pub struct Client {
-    // One encoder per lane, reused from batch to batch.
-    encoders: Mutex<Vec<Encoder>>,
+    // One encoder per lane, reused from batch to batch, and the governor of the lane count:
+    // one lock, so that a batch is routed with the lane count it was split for.
+    encoders: Mutex<(Vec<Encoder>, Governor)>,
     counters: Arc<Counters>,
-    lanes: Vec<Sender<Part>>,
+    router: Arc<Router>,
+    stats: Arc<LaneStats>,
+    closed: bool,
     spare: Receiver<Vec<u8>>,
     // Dropped on close: wakes every lane from any backoff wait at once.
     stop: Option<Sender<()>>,
@@ -112,11 +121,19 @@ impl Client {
         let (spare_tx, spare_rx) = bounded::<Vec<u8>>(4 * transports.len());
         let (stop_tx, stop_rx) = bounded::<()>(0);
         let (done_tx, done_rx) = bounded::<()>(0);
-        let mut lanes = Vec::new();
+        let max = transports.len();
+        let receivers: Vec<Receiver<Part>>;
+        let router = {
+            let (senders, rx): (Vec<_>, Vec<_>) = (0..max).map(|_| unbounded::<Part>()).unzip();
+            receivers = rx;
+            // Adaptive lanes start with all of them: lowering is cheap, raising under load waits
+            // for what is pending.
+            Arc::new(Router::new(senders, max))
+        };
+        let stats = Arc::new(LaneStats::default());
         let mut workers = Vec::new();
         let mut encoders = Vec::new();
-        for (i, transport) in transports.into_iter().enumerate() {
-            let (parts_tx, parts_rx) = unbounded::<Part>();
+        for (i, (transport, parts_rx)) in transports.into_iter().zip(receivers).enumerate() {
             let lane = Lane {
                 transport,
                 retry: config.retry,
@@ -125,6 +142,8 @@ impl Client {
                 counters: counters.clone(),
                 stop: stop_rx.clone(),
                 spare: spare_tx.clone(),
+                router: router.clone(),
+                stats: stats.clone(),
             };
             let (done, on_start) = (done_tx.clone(), on_start.clone());
             let handle = std::thread::Builder::new()
@@ -135,14 +154,21 @@ impl Client {
                     lane.run(parts_rx);
                 })
                 .map_err(|e| Error::Jni(format!("cannot start a sender thread: {e}")))?;
-            lanes.push(parts_tx);
             workers.push(handle);
             encoders.push(Encoder::new());
         }
+        let governor = Governor::new(
+            max,
+            config.adaptive_lanes,
+            config.max_request_samples,
+            Instant::now(),
+        );
         Ok(Client {
-            encoders: Mutex::new(encoders),
+            encoders: Mutex::new((encoders, governor)),
             counters,
-            lanes,
+            router,
+            stats,
+            closed: false,
             spare: spare_rx,
             stop: Some(stop_tx),
             workers,
@@ -155,13 +181,17 @@ impl Client {
     /// the lanes; `done` is called when every part is written, dropped or failed. A malformed
     /// batch is an error and nothing of it is sent (nor is `done` called).
     pub fn submit(&self, batch: &[u8], done: Completion) -> Result<()> {
-        if self.lanes.is_empty() {
+        if self.closed {
             return Err(Error::Closed);
         }
+        let mut guard = self.encoders.lock();
+        let (encoders, governor) = &mut *guard;
+        let wanted = governor.decide(self.router.active(), &self.stats, Instant::now());
+        let active = self.router.resize(wanted);
+        let generation = self.router.generation();
         let (parts, invalid) = {
-            let mut encoders = self.encoders.lock();
-            let invalid = encode_batch_lanes(batch, &mut encoders)?;
-            let parts: Vec<(usize, Vec<u8>, u64)> = encoders
+            let invalid = encode_batch_lanes(batch, &mut encoders[..active])?;
+            let parts: Vec<(usize, Vec<u8>, u64)> = encoders[..active]
                 .iter_mut()
                 .enumerate()
                 .filter(|(_, e)| e.series() > 0)
@@ -190,21 +220,28 @@ impl Client {
             invalid,
             done: Mutex::new(Some(done)),
             counters: self.counters.clone(),
+            router: self.router.clone(),
         });
-        for (lane, bytes, samples) in parts {
+        let parts = parts.into_iter().map(|(lane, bytes, samples)| {
             let part = Part {
                 bytes,
                 samples,
                 owner: owner.clone(),
+                generation,
             };
-            self.lanes[lane].send(part).map_err(|_| Error::Closed)?;
-        }
-        Ok(())
+            (lane, part)
+        });
+        self.router.dispatch(parts)
     }
 
-    /// Number of sending lanes.
+    /// Number of sending lanes: the most that can be in use.
     pub fn lanes(&self) -> usize {
-        self.workers.len().max(self.lanes.len())
+        self.encoders.lock().0.len()
+    }
+
+    /// Sending lanes in use now.
+    pub fn active_lanes(&self) -> usize {
+        self.router.active()
     }
 
     /// Current counter values.
@@ -217,7 +254,8 @@ impl Client {
     /// outlives the grace period (possible only without a socket timeout) is left to end on its
     /// own thread, which then exits; it holds no reference to this client.
     pub fn close(&mut self) {
-        self.lanes.clear();
+        self.closed = true;
+        self.router.close();
         self.stop = None;
         let workers = std::mem::take(&mut self.workers);
         if workers.is_empty() {
@@ -253,7 +291,7 @@ pub fn encode_batch(batch: &[u8], encoder: &mut Encoder) -> Result<InvalidSummar
 }
 
 /// Encodes every valid series of `batch` into the encoder of its lane (all cleared first; the
-/// lane is [`lane_of`] its labels) and describes the invalid ones.
+/// lane is [`lane_of`] its labels among `encoders.len()`) and describes the invalid ones.
 pub fn encode_batch_lanes(batch: &[u8], encoders: &mut [Encoder]) -> Result<InvalidSummary> {
     let mut reader = BatchReader::new(batch)?;
     let mut normalizer = Normalizer::new();
@@ -280,24 +318,16 @@ pub fn encode_batch_lanes(batch: &[u8], encoders: &mut [Encoder]) -> Result<Inva
     Ok(invalid)
 }
 
-/// The lane of a series among `lanes`: FNV-1a of its sorted labels, so that one series always
-/// takes one lane.
+/// The lane of a series among `lanes`: a consistent hash of its sorted labels
+/// ([`series_key`], [`jump`]), so that one series always takes one lane.
 pub fn lane_of(series: &NormalSeries<'_, '_>, lanes: usize) -> usize {
     if lanes <= 1 {
         return 0;
     }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes.iter().chain(&[0xff]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    for (name, value) in series.labels {
-        eat(name);
-        eat(value);
-    }
-    (h % lanes as u64) as usize
+    jump(
+        series_key(series.labels.iter().map(|(n, v)| (*n, *v))),
+        lanes,
+    )
 }
 
 fn describe(reason: Invalid, metric: &[u8]) -> String {

@@ -54,8 +54,10 @@ pub struct Config {
     pub tls_ca_file: Option<String>,
     /// The `Authorization` header value, from basic-auth credentials or a bearer token.
     pub authorization: Option<Secret>,
-    /// Sending lanes, each with one request in flight.
+    /// Sending lanes, each with one request in flight: the most in use at once.
     pub lanes: usize,
+    /// Whether the lanes in use adapt between 1 and `lanes` (`router.rs`); otherwise all are.
+    pub adaptive_lanes: bool,
     /// Upper bound in samples of a request coalesced from pending parts.
     pub max_request_samples: u64,
 }
@@ -76,6 +78,7 @@ impl Default for Config {
             tls_ca_file: None,
             authorization: None,
             lanes: 1,
+            adaptive_lanes: true,
             max_request_samples: 500,
         }
     }
@@ -87,7 +90,8 @@ impl Config {
     /// Keys: `url` (required), `user_agent`, `socket_timeout_ms`, `retry.initial_delay_ms`,
     /// `retry.max_delay_ms`, `retry.max_retries`, `on_max_retries_exceeded` (`FAIL` or
     /// `DISCARD_AND_CONTINUE`), `tls.ca_file`, `auth.basic.username` with `auth.basic.password`,
-    /// `auth.bearer_token`, `lanes`, `max_request_samples`, `header.<Name>`. Messages never repeat the value of a credential.
+    /// `auth.bearer_token`, `lanes`, `lanes.adaptive` (`true` or `false`),
+    /// `max_request_samples`, `header.<Name>`. Messages never repeat the value of a credential.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
         let mut c = Config::default();
         let mut username = None;
@@ -113,6 +117,17 @@ impl Config {
                 "retry.max_retries" => c.retry.max_retries = number(key, value)?,
                 "tls.ca_file" => c.tls_ca_file = Some(value.to_string()),
                 "lanes" => c.lanes = number(key, value)?,
+                "lanes.adaptive" => {
+                    c.adaptive_lanes = match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(Error::config(format!(
+                                "{key} is {value:?}; allowed: true, false"
+                            )))
+                        }
+                    }
+                }
                 "max_request_samples" => c.max_request_samples = number(key, value)?,
                 "on_max_retries_exceeded" => {
                     c.on_retry_limit = match value {

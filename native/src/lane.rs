@@ -10,9 +10,10 @@ use crate::config::OnRetryLimit;
 use crate::http::{Attempt, Transport};
 use crate::metrics::{Counter, Counters};
 use crate::retry::RetryPolicy;
+use crate::router::{LaneStats, Router};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a request (and so each part in it, and each batch) ended. The numeric values are part of
 /// the JNI contract (`BatchCallback` in Java) and order the outcomes by severity.
@@ -43,6 +44,8 @@ pub struct Part {
     pub samples: u64,
     /// Who waits for this part.
     pub owner: Arc<dyn PartDone>,
+    /// The routing generation it was queued under (`router.rs`).
+    pub generation: u64,
 }
 
 /// The lane's settings and shared state.
@@ -61,6 +64,10 @@ pub struct Lane {
     pub stop: Receiver<()>,
     /// Where spent part buffers go back for reuse.
     pub spare: Sender<Vec<u8>>,
+    /// Told when each part is done, for the generation barrier.
+    pub router: Arc<Router>,
+    /// Where the lane reports its requests and attempts.
+    pub stats: Arc<LaneStats>,
 }
 
 /// The lane was stopped while a request was pending.
@@ -117,13 +124,20 @@ impl Lane {
             let Ok((outcome, message)) = result else {
                 return;
             };
+            self.stats.request(samples, carry.is_some());
             for part in taken {
-                let Part { bytes, owner, .. } = part;
+                let Part {
+                    bytes,
+                    owner,
+                    generation,
+                    ..
+                } = part;
                 let _ = self.spare.try_send(bytes);
                 // A panicking callback must not take the lane down with every later batch.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     owner.part_done(outcome, &message)
                 }));
+                self.router.part_done(generation);
             }
         }
     }
@@ -136,7 +150,9 @@ impl Lane {
     fn deliver(&mut self, body: &[u8], samples: u64) -> Result<(Outcome, String), Stopped> {
         let mut retries = 0u32;
         loop {
+            let started = Instant::now();
             let attempt = self.transport.post(body);
+            self.stats.attempt(started.elapsed(), retries > 0);
             let class = match &attempt {
                 Attempt::Answered { status, .. } => classify_status(*status),
                 Attempt::NoAnswer {

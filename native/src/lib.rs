@@ -19,6 +19,7 @@ pub mod lane;
 pub mod memory;
 pub mod metrics;
 pub mod retry;
+pub mod router;
 pub mod validate;
 
 #[global_allocator]

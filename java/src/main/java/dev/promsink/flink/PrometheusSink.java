@@ -33,6 +33,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
   private final Map<String, String> nativeOptions;
   private final String metricGroupName;
   private final int maxRecordSizeInSamples;
+  private final int sendingLanes;
   private final PrometheusRequestSigner requestSigner;
 
   PrometheusSink(
@@ -41,6 +42,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
       int maxBufferedRequests,
       long maxTimeInBufferMS,
       int maxInFlightBatches,
+      int sendingLanes,
       Map<String, String> nativeOptions,
       String metricGroupName,
       PrometheusRequestSigner requestSigner) {
@@ -59,6 +61,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
     this.nativeOptions = Collections.unmodifiableMap(new LinkedHashMap<>(nativeOptions));
     this.metricGroupName = metricGroupName;
     this.maxRecordSizeInSamples = maxRecordSizeInSamples;
+    this.sendingLanes = sendingLanes;
     this.requestSigner = requestSigner;
   }
 
@@ -86,6 +89,8 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
       restoreWriter(
           WriterInitContext context, Collection<BufferedRequestState<PrometheusTimeSeries>> states)
           throws IOException {
+    LaneInFlightStrategy inFlight =
+        new LaneInFlightStrategy(getMaxInFlightRequests(), sendingLanes, getMaxBatchSize());
     AsyncSinkWriterConfiguration configuration =
         AsyncSinkWriterConfiguration.builder()
             .setMaxBatchSize(getMaxBatchSize())
@@ -96,13 +101,13 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
             .setMaxRecordSizeInBytes(getMaxRecordSizeInBytes())
             .setRequestTimeoutMS(getRequestTimeoutMS())
             .setFailOnTimeout(getFailOnTimeout())
-            .setRateLimitingStrategy(
-                new FixedInFlightStrategy(getMaxInFlightRequests(), getMaxBatchSize()))
+            .setRateLimitingStrategy(inFlight)
             .build();
     return new PrometheusSinkWriter(
         getElementConverter(),
         context,
         configuration,
+        inFlight,
         states,
         nativeOptions,
         metricGroupName,

@@ -60,6 +60,7 @@ public class PrometheusSinkBuilder
   private PrometheusRequestSigner requestSigner;
   private String tlsCaCertificateFile;
   private Integer sendingLanes;
+  private boolean adaptiveSendingLanes = true;
   private String basicAuthUsername;
   private String basicAuthPassword;
   private String bearerToken;
@@ -140,14 +141,28 @@ public class PrometheusSinkBuilder
 
   /**
    * Sending lanes of each sink writer (default {@value #DEFAULT_SENDING_LANES}, 1 to {@value
-   * #MAX_SENDING_LANES}). Every series is routed by a hash of its labels to one lane; a lane has
-   * one request in flight and sends its pending series in order, so per-series order holds while
-   * several requests are in flight. Unless {@link #setMaxInFlightRequests} says otherwise, twice as
-   * many batches as lanes may be in flight, so that the lanes stay busy against a distant receiver.
-   * With 1 lane the sink behaves like Apache's connector: one request in flight per writer.
+   * #MAX_SENDING_LANES}): the most requests in flight at once per writer. Every series is routed by
+   * a hash of its labels to one lane; a lane has one request in flight and sends its pending series
+   * in order, so per-series order holds while several requests are in flight. Unless {@link
+   * #setMaxInFlightRequests} says otherwise, three times as many batches as lanes may be in flight,
+   * so that the lanes stay busy against a distant receiver. The lanes in use adapt to the receiver
+   * (see {@link #setAdaptiveSendingLanes}). With 1 lane the sink behaves like Apache's connector:
+   * one request in flight per writer.
    */
   public PrometheusSinkBuilder setSendingLanes(int sendingLanes) {
     this.sendingLanes = sendingLanes;
+    return this;
+  }
+
+  /**
+   * Whether the sending lanes in use adapt to the receiver (default {@code true}): all lanes at
+   * first, fewer when the traffic fits into fewer requests (a fast or lightly loaded receiver then
+   * gets few, large requests), more again, up to {@link #setSendingLanes}, when the lanes in use
+   * are saturated and not throttled. Per-series order holds across every change. With {@code
+   * false}, every lane is always in use.
+   */
+  public PrometheusSinkBuilder setAdaptiveSendingLanes(boolean adaptiveSendingLanes) {
+    this.adaptiveSendingLanes = adaptiveSendingLanes;
     return this;
   }
 
@@ -338,6 +353,7 @@ public class PrometheusSinkBuilder
     options.put("retry.max_retries", Integer.toString(retry.getMaxRetryCount()));
     options.put("on_max_retries_exceeded", behaviors.getOnMaxRetryExceeded().name());
     options.put("lanes", Integer.toString(lanes));
+    options.put("lanes.adaptive", Boolean.toString(adaptiveSendingLanes));
     options.put("max_request_samples", Integer.toString(batch));
     if (tlsCaCertificateFile != null) {
       options.put("tls.ca_file", tlsCaCertificateFile);
@@ -353,7 +369,7 @@ public class PrometheusSinkBuilder
       options.put("header." + h.getKey(), h.getValue());
     }
     return new PrometheusSink(
-        batch, record, buffered, maxTime, inFlightBatches, options, group, requestSigner);
+        batch, record, buffered, maxTime, inFlightBatches, lanes, options, group, requestSigner);
   }
 
   private static void checkUrl(String url) {

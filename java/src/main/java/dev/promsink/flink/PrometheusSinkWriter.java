@@ -20,6 +20,7 @@ import org.apache.flink.connector.base.sink.writer.ElementConverter;
 import org.apache.flink.connector.base.sink.writer.ResultHandler;
 import org.apache.flink.connector.base.sink.writer.config.AsyncSinkWriterConfiguration;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +36,7 @@ final class PrometheusSinkWriter
   private static final Logger LOG = LoggerFactory.getLogger(PrometheusSinkWriter.class);
 
   private final NativeClient client;
+  private final LaneInFlightStrategy inFlight;
   private final int maxRecordSizeInSamples;
   private volatile long[] counters = new long[SinkCounter.values().length];
   private final BatchEncoder batchEncoder = new BatchEncoder();
@@ -43,6 +45,7 @@ final class PrometheusSinkWriter
       ElementConverter<PrometheusTimeSeries, PrometheusTimeSeries> elementConverter,
       WriterInitContext context,
       AsyncSinkWriterConfiguration configuration,
+      LaneInFlightStrategy inFlight,
       Collection<BufferedRequestState<PrometheusTimeSeries>> states,
       Map<String, String> nativeOptions,
       String metricGroupName,
@@ -50,6 +53,7 @@ final class PrometheusSinkWriter
       PrometheusRequestSigner requestSigner) {
     super(elementConverter, context, configuration, states);
     this.maxRecordSizeInSamples = maxRecordSizeInSamples;
+    this.inFlight = inFlight;
     this.client =
         NativeClient.create(
             nativeOptions, requestSigner == null ? null : new Signing(requestSigner));
@@ -72,6 +76,7 @@ final class PrometheusSinkWriter
     for (SinkCounter c : SinkCounter.values()) {
       group.counter(c.metricName(), new NativeCounter(c.ordinal()));
     }
+    group.gauge("activeSendingLanes", (Gauge<Integer>) inFlight::activeLanes);
   }
 
   /** Splits a record with more samples than the max record size instead of failing the job. */
@@ -167,8 +172,10 @@ final class PrometheusSinkWriter
         long invalidSeries,
         long invalidSamples,
         String firstInvalid,
-        long[] counterValues) {
+        long[] counterValues,
+        int activeLanes) {
       updateCounters(counterValues);
+      inFlight.setActiveLanes(activeLanes);
       if (invalidSeries > 0) {
         LOG.warn(
             "Dropped {} invalid series ({} samples) of a batch; the rest was sent. First: {}",

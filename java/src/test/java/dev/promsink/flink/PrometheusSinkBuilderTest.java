@@ -36,6 +36,7 @@ class PrometheusSinkBuilderTest {
         .containsEntry("retry.max_retries", "100")
         .containsEntry("on_max_retries_exceeded", "FAIL")
         .containsEntry("lanes", "12")
+        .containsEntry("lanes.adaptive", "true")
         .containsEntry("max_request_samples", "500")
         .doesNotContainKey("user_agent");
   }
@@ -63,6 +64,7 @@ class PrometheusSinkBuilderTest {
             .addHttpHeader("X-Scope-OrgID", "tenant-7")
             .setTlsCaCertificateFile("/etc/promsink/ca.pem")
             .setSendingLanes(1)
+            .setAdaptiveSendingLanes(false)
             .build();
     assertThat(sink.toString())
         .startsWith(
@@ -78,6 +80,7 @@ class PrometheusSinkBuilderTest {
         .containsEntry("header.X-Scope-OrgID", "tenant-7")
         .containsEntry("tls.ca_file", "/etc/promsink/ca.pem")
         .containsEntry("lanes", "1")
+        .containsEntry("lanes.adaptive", "false")
         .containsEntry("max_request_samples", "2000");
   }
 

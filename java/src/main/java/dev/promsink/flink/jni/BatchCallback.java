@@ -27,6 +27,7 @@ public interface BatchCallback {
    * @param invalidSamples samples in those series
    * @param firstInvalid why the first invalid series was dropped, with its metric name
    * @param counters the client's counters after this batch, indexed as {@link SinkCounter}
+   * @param activeLanes the sending lanes in use when the batch completed
    */
   void onComplete(
       int outcome,
@@ -34,5 +35,6 @@ public interface BatchCallback {
       long invalidSeries,
       long invalidSamples,
       String firstInvalid,
-      long[] counters);
+      long[] counters,
+      int activeLanes);
 }

@@ -19,11 +19,13 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  *
  * <p>Throughput is measured by the receiver: samples accepted between its first and last request
  * (plus one answer delay), so job start-up does not count. Prints one CSV line per run: {@code
- * distant,<scenario>,<lanes>,<inFlight>,<samples>,<seconds>,<samples/s>,<requests>,
- * <samples/request>,<order violations>,<retries>}.
+ * distant,<scenario>,<fixed|adaptive>,<lanes>,<inFlight>,<samples>,<seconds>,<samples/s>,
+ * <requests>,<samples/request>,<order violations>,<retries>}.
  *
  * <p>Arguments: samples per run for one lane (default 30000), for more lanes (default 200000),
- * series (default 10000), answer delay ms (default 50).
+ * series (default 10000), answer delay ms (default 50). System property {@code bench.configs}:
+ * comma-separated {@code <lanes>x<batches in flight>}, fixed lanes, or with a trailing {@code a}
+ * adaptive lanes (the default of the builder).
  */
 public final class DistantBackendBench {
   private DistantBackendBench() {}
@@ -34,22 +36,25 @@ public final class DistantBackendBench {
     int series = args.length > 2 ? Integer.parseInt(args[2]) : 10_000;
     int delay = args.length > 3 ? Integer.parseInt(args[3]) : 50;
     int[][] configs =
-        parseConfigs(System.getProperty("bench.configs", "1x1,4x1,2x4,4x8,8x16,12x36,16x32"));
+        parseConfigs(
+            System.getProperty("bench.configs", "1x1,4x1,2x4,4x8,8x16,12x36,16x32,12x36a"));
     for (String scenario : new String[] {"steady", "throttled"}) {
       for (int[] c : configs) {
         long n = c[0] == 1 && c[1] == 1 ? oneLaneSamples : samples;
-        run(scenario, c[0], c[1], n, series, delay);
+        run(scenario, c[0], c[1], c[2] == 1, n, series, delay);
       }
     }
   }
 
-  /** {@code lanes x inFlight} pairs, comma-separated. */
+  /** {@code lanes x inFlight [a]} items, comma-separated: {lanes, inFlight, adaptive ? 1 : 0}. */
   static int[][] parseConfigs(String text) {
     String[] items = text.split(",");
     int[][] out = new int[items.length][];
     for (int i = 0; i < items.length; i++) {
-      String[] p = items[i].trim().split("x");
-      out[i] = new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
+      String item = items[i].trim();
+      boolean adaptive = item.endsWith("a");
+      String[] p = (adaptive ? item.substring(0, item.length() - 1) : item).split("x");
+      out[i] = new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1]), adaptive ? 1 : 0};
     }
     return out;
   }
@@ -67,7 +72,14 @@ public final class DistantBackendBench {
     return String.join(",", steps);
   }
 
-  static void run(String scenario, int lanes, int inFlight, long samples, int series, int delay)
+  static void run(
+      String scenario,
+      int lanes,
+      int inFlight,
+      boolean adaptive,
+      long samples,
+      int series,
+      int delay)
       throws Exception {
     try (FaultReceiver receiver =
         FaultReceiver.start(script(scenario, delay), "204:delay=" + delay)) {
@@ -88,6 +100,7 @@ public final class DistantBackendBench {
               PrometheusSink.builder()
                   .setPrometheusRemoteWriteUrl(receiver.writeUrl())
                   .setSendingLanes(lanes)
+                  .setAdaptiveSendingLanes(adaptive)
                   .setMaxInFlightRequests(inFlight)
                   .setMaxBufferedRequests(Math.max(1000, 2 * 500 * inFlight))
                   .build());
@@ -103,8 +116,9 @@ public final class DistantBackendBench {
       JsonNode refused = stats.get("statuses").get("429");
       System.out.printf(
           Locale.ROOT,
-          "distant,%s,%d,%d,%d,%.2f,%.0f,%d,%.1f,%d,%d%n",
+          "distant,%s,%s,%d,%d,%d,%.2f,%.0f,%d,%.1f,%d,%d%n",
           scenario,
+          adaptive ? "adaptive" : "fixed",
           lanes,
           inFlight,
           accepted,

@@ -23,11 +23,11 @@ import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
  *
  * <p>Prints one CSV line per run: {@code throughput,<sink>,<parallelism>,<lanes>,<samples>,
  * <seconds>,<samples/s>,<jvm cpu s per million>,<receiver cpu s per million>,<peak native bytes of
- * the sink's library>}.
+ * the sink's library>,<fixed|adaptive>,<requests>}.
  *
  * <p>Arguments: samples (default 10,000,000), distinct series (default 1,000,000); system property
  * {@code bench.runs}: comma-separated {@code sink:parallelism:lanes} with sink {@code discard} or
- * {@code promsink}.
+ * {@code promsink}, lanes adaptive (the builder's default) or, with a trailing {@code f}, fixed.
  */
 public final class ThroughputBench {
   private ThroughputBench() {}
@@ -38,12 +38,15 @@ public final class ThroughputBench {
     String runs =
         System.getProperty(
             "bench.runs",
-            "discard:1:0,promsink:1:1,promsink:1:12,discard:2:0,promsink:2:1,promsink:2:12");
+            "discard:1:0,promsink:1:1,promsink:1:12,promsink:1:12f,"
+                + "discard:2:0,promsink:2:1,promsink:2:12,promsink:2:12f");
     // Warm-up: JIT-compile the pipeline before anything is measured.
-    run("promsink", 1, 4, Math.min(samples, 2_000_000), series, false);
+    run("promsink", 1, 4, true, Math.min(samples, 2_000_000), series, false);
     for (String run : runs.split(",")) {
       String[] p = run.split(":");
-      run(p[0], Integer.parseInt(p[1]), Integer.parseInt(p[2]), samples, series, true);
+      boolean fixed = p[2].endsWith("f");
+      int lanes = Integer.parseInt(fixed ? p[2].substring(0, p[2].length() - 1) : p[2]);
+      run(p[0], Integer.parseInt(p[1]), lanes, !fixed, samples, series, true);
     }
   }
 
@@ -69,7 +72,14 @@ public final class ThroughputBench {
         .build();
   }
 
-  static void run(String sink, int parallelism, int lanes, long samples, int series, boolean print)
+  static void run(
+      String sink,
+      int parallelism,
+      int lanes,
+      boolean adaptive,
+      long samples,
+      int series,
+      boolean print)
       throws Exception {
     FaultReceiver receiver = null;
     try {
@@ -89,6 +99,7 @@ public final class ThroughputBench {
             PrometheusSink.builder()
                 .setPrometheusRemoteWriteUrl(receiver.writeUrl())
                 .setSendingLanes(lanes)
+                .setAdaptiveSendingLanes(adaptive)
                 .build();
       }
       stream.sinkTo(target);
@@ -101,8 +112,10 @@ public final class ThroughputBench {
       long nativePeak = dev.promsink.flink.jni.NativeClient.nativeMemory(false)[1];
       double jvmCpu = (processCpuNanos() - cpuBefore) / 1e9;
       double receiverCpu = receiver == null ? 0 : (receiver.cpuNanos() - receiverBefore) / 1e9;
+      long requests = 0;
       if (receiver != null) {
         long accepted = receiver.stats().get("accepted_requests").asLong();
+        requests = accepted;
         if (accepted == 0) {
           throw new IllegalStateException("nothing arrived");
         }
@@ -113,7 +126,7 @@ public final class ThroughputBench {
       }
       System.out.printf(
           Locale.ROOT,
-          "throughput,%s,%d,%d,%d,%.2f,%.0f,%.3f,%.3f,%d%n",
+          "throughput,%s,%d,%d,%d,%.2f,%.0f,%.3f,%.3f,%d,%s,%d%n",
           sink,
           parallelism,
           lanes,
@@ -122,7 +135,9 @@ public final class ThroughputBench {
           samples / seconds,
           jvmCpu / millions,
           receiverCpu / millions,
-          sink.equals("discard") ? 0 : nativePeak);
+          sink.equals("discard") ? 0 : nativePeak,
+          adaptive ? "adaptive" : "fixed",
+          requests);
       result.getNetRuntime();
     } finally {
       if (receiver != null) {

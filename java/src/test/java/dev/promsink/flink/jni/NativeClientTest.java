@@ -49,8 +49,10 @@ class NativeClientTest {
         long invalidSeries,
         long invalidSamples,
         String firstInvalid,
-        long[] counters) {
-      done.complete(new Object[] {outcome, message, invalidSeries, invalidSamples, counters});
+        long[] counters,
+        int activeLanes) {
+      done.complete(
+          new Object[] {outcome, message, invalidSeries, invalidSamples, counters, activeLanes});
     }
   }
 
@@ -148,17 +150,19 @@ class NativeClientTest {
   }
 
   @Test
-  void aBatchCompletesOnTheNamedSenderThreadWithCounters() throws Exception {
-    try (NativeClient client = NativeClient.create(options())) {
+  void aBatchCompletesOnTheNamedSenderThreadWithCountersAndActiveLanes() throws Exception {
+    Map<String, String> threeLanes = options();
+    threeLanes.put("lanes", "3");
+    try (NativeClient client = NativeClient.create(threeLanes)) {
       Result result = new Result();
       CompletableFuture<String> thread = new CompletableFuture<>();
       client.submit(
           batch("m", 1, 1),
           batch("m", 1, 1).limit(),
-          (outcome, message, invalidSeries, invalidSamples, firstInvalid, counters) -> {
+          (outcome, message, invalidSeries, invalidSamples, firstInvalid, counters, lanes) -> {
             thread.complete(Thread.currentThread().getName());
             result.onComplete(
-                outcome, message, invalidSeries, invalidSamples, firstInvalid, counters);
+                outcome, message, invalidSeries, invalidSamples, firstInvalid, counters, lanes);
           });
       Object[] r = result.done.get(30, TimeUnit.SECONDS);
       assertThat(r[0]).isEqualTo(BatchCallback.DROPPED_RETRY_LIMIT);
@@ -169,6 +173,7 @@ class NativeClientTest {
       assertThat(counters[SinkCounter.SAMPLES_DROPPED.ordinal()]).isEqualTo(1);
       assertThat(thread.get()).startsWith("promsink-sender-");
       assertThat(client.counters()).isEqualTo(counters);
+      assertThat(r[5]).isEqualTo(3); // adaptive lanes start with all of them
     }
   }
 
@@ -192,7 +197,9 @@ class NativeClientTest {
     CompletableFuture<String> thread = new CompletableFuture<>();
     ByteBuffer b = batch("m", 1, 1);
     client.submit(
-        b, b.limit(), (o, m, is, isa, f, c) -> thread.complete(Thread.currentThread().getName()));
+        b,
+        b.limit(),
+        (o, m, is, isa, f, c, l) -> thread.complete(Thread.currentThread().getName()));
     String sender = thread.get(30, TimeUnit.SECONDS);
     long[] before = client.counters();
     client.close();

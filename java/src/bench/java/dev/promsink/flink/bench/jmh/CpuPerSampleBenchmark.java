@@ -94,6 +94,35 @@ public class CpuPerSampleBenchmark {
     return encoder.encode(nextBatch()).limit();
   }
 
+  /**
+   * The least any sink running in the JVM does per batch: read every character of every name and
+   * value and every sample of the records (a checksum), writing nothing. With the Rust floor
+   * (encode + snappy of the same data, scripts/bench.sh section 1) it bounds what any
+   * implementation can reach.
+   */
+  @Benchmark
+  public long readRecordsOnly() {
+    long sum = 0;
+    for (PrometheusTimeSeries r : nextBatch()) {
+      sum += checksum(r.getMetricName());
+      for (PrometheusTimeSeries.Label l : r.getLabels()) {
+        sum += checksum(l.getName()) + checksum(l.getValue());
+      }
+      for (PrometheusTimeSeries.Sample s : r.getSamples()) {
+        sum += Double.doubleToRawLongBits(s.getValue()) ^ s.getTimestamp();
+      }
+    }
+    return sum;
+  }
+
+  private static long checksum(String s) {
+    long h = s.length();
+    for (int i = 0; i < s.length(); i++) {
+      h += s.charAt(i);
+    }
+    return h;
+  }
+
   @Benchmark
   public int pureJavaBaseline() throws IOException {
     List<PrometheusTimeSeries> batch = nextBatch();

@@ -1,0 +1,210 @@
+//! Adaptive sending lanes against an in-process receiver that records when each request
+//! started and when it was answered: the lane count follows the traffic, and no sample of a
+//! series is sent before the request carrying its previous sample has been answered, across
+//! every change of the lane count.
+
+use crossbeam_channel::{unbounded, Receiver as Rx};
+use parking_lot::Mutex;
+use promsink::batch::BatchWriter;
+use promsink::client::{BatchResult, Client, Outcome};
+use promsink::config::Config;
+use promsink::http::{Attempt, Transport};
+use promsink::wire::WriteRequest;
+use prost::Message;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Request {
+    started: Instant,
+    answered: Instant,
+    // (device, timestamp) of every sample.
+    samples: Vec<(String, i64)>,
+}
+
+/// Answers 204 after `delay`, recording every request.
+struct Recording {
+    delay: Duration,
+    log: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Transport for Recording {
+    fn post(&mut self, body: &[u8]) -> Attempt {
+        let started = Instant::now();
+        let raw = snap::raw::Decoder::new().decompress_vec(body).unwrap();
+        let request = WriteRequest::decode(raw.as_slice()).unwrap();
+        let samples = request
+            .timeseries
+            .iter()
+            .flat_map(|t| {
+                let device = t.labels[1].value.clone();
+                t.samples.iter().map(move |s| (device.clone(), s.timestamp))
+            })
+            .collect();
+        std::thread::sleep(self.delay);
+        self.log.lock().push(Request {
+            started,
+            answered: Instant::now(),
+            samples,
+        });
+        Attempt::Answered {
+            status: 204,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    fn endpoint(&self) -> &str {
+        "recording"
+    }
+}
+
+fn recording_client(lanes: usize, delay: Duration) -> (Client, Arc<Mutex<Vec<Request>>>) {
+    let lanes_value = lanes.to_string();
+    let config = Config::from_pairs([
+        ("url", "http://127.0.0.1:9/unused"),
+        ("lanes", lanes_value.as_str()),
+        ("max_request_samples", "100"),
+    ])
+    .unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let transports = (0..lanes)
+        .map(|_| {
+            Box::new(Recording {
+                delay,
+                log: log.clone(),
+            }) as Box<dyn Transport>
+        })
+        .collect();
+    let client = Client::new(&config, transports, "adaptive".into(), Arc::new(|| {})).unwrap();
+    (client, log)
+}
+
+/// Series d0..d{series-1}, one sample each at `timestamp`.
+fn batch_at(series: usize, timestamp: i64) -> Vec<u8> {
+    let mut w = BatchWriter::new();
+    for i in 0..series {
+        w.series("m", &[("device", &format!("d{i}"))], &[(1.0, timestamp)]);
+    }
+    w.finish()
+}
+
+/// Submits `batches` batches of `series` series, `pace` apart, keeping at most 3 batches in
+/// flight per active lane (as the Java writer does); returns the active lanes reported by each.
+fn drive(
+    c: &Client,
+    first_timestamp: i64,
+    batches: i64,
+    series: usize,
+    pace: Duration,
+) -> Vec<usize> {
+    let mut in_flight: VecDeque<Rx<BatchResult>> = VecDeque::new();
+    let mut lanes = Vec::new();
+    let finish = |rx: Rx<BatchResult>, lanes: &mut Vec<usize>| {
+        let r = rx.recv_timeout(Duration::from_secs(20)).expect("completed");
+        assert_eq!(r.outcome, Outcome::Written);
+        lanes.push(r.active_lanes);
+    };
+    for t in first_timestamp..first_timestamp + batches {
+        while in_flight.len() >= 3 * c.active_lanes() {
+            finish(in_flight.pop_front().unwrap(), &mut lanes);
+        }
+        let (tx, rx) = unbounded();
+        c.submit(&batch_at(series, t), Box::new(move |r| tx.send(r).unwrap()))
+            .unwrap();
+        in_flight.push_back(rx);
+        std::thread::sleep(pace);
+    }
+    in_flight.into_iter().for_each(|rx| finish(rx, &mut lanes));
+    lanes
+}
+
+#[test]
+fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
+    let (c, log) = recording_client(8, Duration::from_millis(20));
+    assert_eq!(c.active_lanes(), 8);
+
+    // Light traffic (200 samples/s, 4 per round trip) fits one lane: lowered within a second.
+    let light = drive(&c, 0, 12, 20, Duration::from_millis(100));
+    assert_eq!(*light.last().unwrap(), 1, "{light:?}");
+    let requests_light = log.lock().len();
+
+    // Saturating traffic: the lane count doubles up to the maximum.
+    let heavy = drive(&c, 100, 300, 100, Duration::ZERO);
+    assert_eq!(heavy.iter().max(), Some(&8), "{heavy:?}");
+    assert!(
+        heavy.windows(2).all(|w| w[1] >= w[0]),
+        "lowered while saturated: {heavy:?}"
+    );
+
+    // Light again: back to one lane.
+    let light_again = drive(&c, 1000, 12, 20, Duration::from_millis(100));
+    assert_eq!(*light_again.last().unwrap(), 1, "{light_again:?}");
+
+    // Every sample arrived exactly once, and for each series a request carrying its next
+    // sample started only after the request carrying the previous one was answered.
+    let log = log.lock();
+    let mut sent: BTreeMap<String, Vec<(i64, usize)>> = BTreeMap::new();
+    for (i, q) in log.iter().enumerate() {
+        for (device, t) in &q.samples {
+            sent.entry(device.clone()).or_default().push((*t, i));
+        }
+    }
+    assert_eq!(sent.len(), 100);
+    let mut total = 0;
+    for (device, mut samples) in sent {
+        samples.sort_unstable();
+        let expected_count = if device[1..].parse::<usize>().unwrap() < 20 {
+            324
+        } else {
+            300
+        };
+        assert_eq!(samples.len(), expected_count, "{device}");
+        assert!(
+            samples.windows(2).all(|w| w[0].0 < w[1].0),
+            "{device} duplicated"
+        );
+        for w in samples.windows(2) {
+            let (prev, next) = (&log[w[0].1], &log[w[1].1]);
+            if w[0].1 != w[1].1 {
+                assert!(
+                    next.started >= prev.answered,
+                    "{device}: sample {} sent before sample {} was answered",
+                    w[1].0,
+                    w[0].0
+                );
+            }
+        }
+        total += samples.len();
+    }
+    assert_eq!(total, 12 * 20 + 300 * 100 + 12 * 20);
+    // With one lane, light traffic takes one request per batch, not one per lane.
+    let tail: Vec<usize> = log[log.len() - 3..]
+        .iter()
+        .map(|q| q.samples.len())
+        .collect();
+    assert_eq!(tail, [20, 20, 20]);
+    assert!(requests_light < 12 * 8);
+}
+
+#[test]
+fn fixed_lanes_stay_all_in_use() {
+    let config = Config::from_pairs([
+        ("url", "http://127.0.0.1:9/unused"),
+        ("lanes", "4"),
+        ("lanes.adaptive", "false"),
+    ])
+    .unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let transports = (0..4)
+        .map(|_| {
+            Box::new(Recording {
+                delay: Duration::ZERO,
+                log: log.clone(),
+            }) as Box<dyn Transport>
+        })
+        .collect();
+    let c = Client::new(&config, transports, "fixed".into(), Arc::new(|| {})).unwrap();
+    let lanes = drive(&c, 0, 10, 20, Duration::from_millis(100));
+    assert_eq!(lanes, [4; 10]);
+}
