@@ -35,8 +35,9 @@ pub struct BatchResult {
     pub invalid: InvalidSummary,
     /// Counter values after this batch.
     pub counters: [u64; COUNTERS],
-    /// Sending lanes in use when it completed.
-    pub active_lanes: usize,
+    /// Sending lanes in use when it completed, as `generation << 8 | active lanes`
+    /// ([`Router::lanes_word`]).
+    pub lanes: u64,
 }
 
 /// Series dropped by validation in one batch.
@@ -80,7 +81,7 @@ impl PartDone for Batch {
                     message,
                     invalid: self.invalid.clone(),
                     counters: self.counters.snapshot(),
-                    active_lanes: self.router.active(),
+                    lanes: self.router.lanes_word(),
                 });
             }
         }
@@ -126,9 +127,10 @@ impl Client {
         let router = {
             let (senders, rx): (Vec<_>, Vec<_>) = (0..max).map(|_| unbounded::<Part>()).unzip();
             receivers = rx;
-            // Adaptive lanes start with all of them: lowering is cheap, raising under load waits
-            // for what is pending.
-            Arc::new(Router::new(senders, max))
+            // Adaptive lanes start with one and double while saturated (the batches in flight
+            // follow, so what is pending stays small and a change settles in a few round trips).
+            let first = if config.adaptive_lanes { 1 } else { max };
+            Arc::new(Router::new(senders, first))
         };
         let stats = Arc::new(LaneStats::default());
         let mut workers = Vec::new();

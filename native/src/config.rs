@@ -191,9 +191,9 @@ impl Config {
         if self.user_agent.trim().is_empty() {
             return Err(Error::config("user_agent must not be blank"));
         }
-        if !(1..=256).contains(&self.lanes) {
+        if !(1..=255).contains(&self.lanes) {
             return Err(Error::config(format!(
-                "lanes is {}; allowed: 1 to 256",
+                "lanes is {}; allowed: 1 to 255",
                 self.lanes
             )));
         }

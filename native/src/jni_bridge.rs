@@ -17,8 +17,8 @@ use std::sync::Arc;
 const EXCEPTION_CLASS: &str = "dev/promsink/flink/jni/NativeException";
 const COMPLETE_METHOD: &str = "onComplete";
 /// `onComplete(int outcome, String message, long invalidSeries, long invalidSamples,
-/// String firstInvalid, long[] counters, int activeLanes)`
-const COMPLETE_SIGNATURE: &str = "(ILjava/lang/String;JJLjava/lang/String;[JI)V";
+/// String firstInvalid, long[] counters, long lanes)`
+const COMPLETE_SIGNATURE: &str = "(ILjava/lang/String;JJLjava/lang/String;[JJ)V";
 
 static SENDER_THREADS: AtomicU64 = AtomicU64::new(0);
 
@@ -328,7 +328,7 @@ fn call_complete(
             JValue::Long(r.invalid.samples as jlong),
             JValue::Object(&first_invalid),
             JValue::Object(&counters),
-            JValue::Int(r.active_lanes as jint),
+            JValue::Long(r.lanes as jlong),
         ],
     )?;
     Ok(())

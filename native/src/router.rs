@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::lane::Part;
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// FNV-1a over a series' sorted labels, each name and value followed by 0xff.
@@ -190,7 +190,8 @@ impl Governor {
 /// lane count to settle.
 pub struct Router {
     state: Mutex<RouterState>,
-    active: AtomicUsize,
+    // generation << 8 | active lanes (at most 255), readable without the lock.
+    word: AtomicU64,
 }
 
 struct RouterState {
@@ -207,7 +208,7 @@ impl Router {
     /// Routes to `lanes`, `active` of them in use at first.
     pub fn new(lanes: Vec<Sender<Part>>, active: usize) -> Router {
         Router {
-            active: AtomicUsize::new(active.clamp(1, lanes.len().max(1))),
+            word: AtomicU64::new(active.clamp(1, lanes.len().clamp(1, 255)) as u64),
             state: Mutex::new(RouterState {
                 lanes,
                 generation: 0,
@@ -220,7 +221,13 @@ impl Router {
 
     /// Lanes in use.
     pub fn active(&self) -> usize {
-        self.active.load(Ordering::Relaxed)
+        (self.word.load(Ordering::Relaxed) & 0xff) as usize
+    }
+
+    /// `generation << 8 | active lanes`: ordered, so that of two reports the later generation
+    /// wins (completions of different lanes can arrive out of order).
+    pub fn lanes_word(&self) -> u64 {
+        self.word.load(Ordering::Relaxed)
     }
 
     /// The generation parts routed now belong to.
@@ -233,7 +240,7 @@ impl Router {
     pub fn resize(&self, wanted: usize) -> usize {
         let mut s = self.state.lock();
         let active = self.active();
-        let wanted = wanted.clamp(1, s.lanes.len().max(1));
+        let wanted = wanted.clamp(1, s.lanes.len().clamp(1, 255));
         let previous = (s.generation + 1) % 2;
         if wanted == active || s.pending[previous as usize] > 0 || !s.held.is_empty() {
             return active;
@@ -241,7 +248,8 @@ impl Router {
         s.generation += 1;
         // The new generation's slot is the settled one before the last: zero.
         s.held_from = if wanted > active { active } else { 0 };
-        self.active.store(wanted, Ordering::Relaxed);
+        self.word
+            .store(s.generation << 8 | wanted as u64, Ordering::Relaxed);
         wanted
     }
 
@@ -432,8 +440,10 @@ mod tests {
     fn growing_holds_only_the_new_lanes_until_the_old_generation_is_done() {
         let (r, rx) = router(4, 2);
         r.dispatch([(0, part(0, 1)), (1, part(0, 2))]).unwrap();
+        assert_eq!(r.lanes_word(), 2);
         assert_eq!(r.resize(4), 4);
         assert_eq!(r.generation(), 1);
+        assert_eq!(r.lanes_word(), 1 << 8 | 4);
         r.dispatch((0..4).map(|lane| (lane, part(1, 10 + lane as u64))))
             .unwrap();
         // Old lanes flow at once; new lanes wait.

@@ -22,18 +22,30 @@ final class LaneInFlightStrategy implements RateLimitingStrategy {
   private final int lanes;
   private final int maxBatchSize;
   private volatile int activeLanes;
+  private long generation = -1;
   private int inFlight;
 
-  LaneInFlightStrategy(int maxInFlightBatches, int lanes, int maxBatchSize) {
+  /** {@code firstActiveLanes}: what the native client starts with (1 if adaptive, else all). */
+  LaneInFlightStrategy(int maxInFlightBatches, int lanes, int firstActiveLanes, int maxBatchSize) {
     this.maxInFlightBatches = maxInFlightBatches;
     this.lanes = lanes;
     this.maxBatchSize = maxBatchSize;
-    this.activeLanes = lanes;
+    this.activeLanes = firstActiveLanes;
   }
 
-  /** The native client now uses {@code active} of its lanes. */
-  void setActiveLanes(int active) {
-    activeLanes = active;
+  /**
+   * A report of the native client, {@code generation << 8 | active lanes}. Returns the previous
+   * count if this report is newer than every earlier one and changes the count, else -1.
+   */
+  synchronized int updateLanes(long report) {
+    long reportGeneration = report >>> 8;
+    if (reportGeneration <= generation) {
+      return -1;
+    }
+    generation = reportGeneration;
+    int previous = activeLanes;
+    activeLanes = (int) (report & 0xff);
+    return previous == activeLanes ? -1 : previous;
   }
 
   /** Sending lanes the native client uses now. */

@@ -90,7 +90,11 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
           WriterInitContext context, Collection<BufferedRequestState<PrometheusTimeSeries>> states)
           throws IOException {
     LaneInFlightStrategy inFlight =
-        new LaneInFlightStrategy(getMaxInFlightRequests(), sendingLanes, getMaxBatchSize());
+        new LaneInFlightStrategy(
+            getMaxInFlightRequests(),
+            sendingLanes,
+            Boolean.parseBoolean(nativeOptions.get("lanes.adaptive")) ? 1 : sendingLanes,
+            getMaxBatchSize());
     AsyncSinkWriterConfiguration configuration =
         AsyncSinkWriterConfiguration.builder()
             .setMaxBatchSize(getMaxBatchSize())

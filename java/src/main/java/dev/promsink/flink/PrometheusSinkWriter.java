@@ -173,9 +173,12 @@ final class PrometheusSinkWriter
         long invalidSamples,
         String firstInvalid,
         long[] counterValues,
-        int activeLanes) {
+        long lanes) {
       updateCounters(counterValues);
-      inFlight.setActiveLanes(activeLanes);
+      int previousLanes = inFlight.updateLanes(lanes);
+      if (previousLanes > 0) {
+        LOG.info("Sending lanes in use: {} -> {}", previousLanes, inFlight.activeLanes());
+      }
       if (invalidSeries > 0) {
         LOG.warn(
             "Dropped {} invalid series ({} samples) of a batch; the rest was sent. First: {}",

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.promsink.flink.jni.SinkCounter;
 import dev.promsink.flink.testing.FaultReceiver;
+import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.SinkCounters;
 import dev.promsink.flink.testing.SinkJobs;
 import java.util.List;
@@ -17,12 +18,14 @@ import org.apache.flink.metrics.Metric;
 import org.apache.flink.runtime.testutils.InMemoryReporter;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.logging.log4j.Level;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * The default sink (12 lanes, adaptive) against a fast receiver with light traffic: the writer
- * narrows to one lane and then sends each batch as one request, instead of one request per lane.
+ * The default sink (up to 12 lanes, adaptive). Light traffic to a fast receiver keeps one lane: one
+ * request per batch, as Apache's connector sends. A distant receiver under full load makes the
+ * writer double its lanes, with every series still in order.
  */
 class AdaptiveLanesTest {
   private static final int BURSTS = 12;
@@ -55,8 +58,9 @@ class AdaptiveLanesTest {
   }
 
   @Test
-  void aLightlyLoadedWriterNarrowsToOneLaneAndSendsWholeBatches() throws Exception {
-    try (FaultReceiver receiver = FaultReceiver.start("", "204")) {
+  void lightTrafficKeepsOneLaneAndSendsEachBatchAsOneRequest() throws Exception {
+    try (FaultReceiver receiver = FaultReceiver.start("", "204");
+        LogCapture log = new LogCapture(PrometheusSinkWriter.class, Level.INFO)) {
       StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
       env.setParallelism(1);
       env.fromSequence(0, BURSTS * BATCH - 1)
@@ -64,24 +68,55 @@ class AdaptiveLanesTest {
           .keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector())
           .sinkTo(
               PrometheusSink.builder().setPrometheusRemoteWriteUrl(receiver.writeUrl()).build());
-      JobExecutionResult result = env.execute("adaptive lanes");
+      JobExecutionResult result = env.execute("adaptive lanes, light traffic");
 
       JsonNode stats = receiver.stats();
       assertThat(stats.get("accepted_samples").asLong()).isEqualTo(BURSTS * BATCH);
       assertThat(stats.get("order_violations").asLong()).isZero();
-      assertThat(activeLanes(result)).isEqualTo(1);
-
-      // The first batches go out over all 12 lanes; once narrowed, one request per batch.
       List<Long> perRequest =
           receiver.requests().stream()
               .map(q -> q.get("samples").asLong())
               .collect(Collectors.toList());
-      assertThat(perRequest.subList(perRequest.size() - 5, perRequest.size()))
-          .containsOnly((long) BATCH);
-      assertThat(perRequest.size()).isLessThan(BURSTS * 12 / 2);
+      assertThat(perRequest).hasSize(BURSTS).containsOnly((long) BATCH);
+      assertThat(activeLanes(result)).isEqualTo(1);
+      assertThat(log.linesContaining("Sending lanes in use")).isEmpty();
       Map<SinkCounter, Long> counters = SinkCounters.of(REPORTER, result.getJobID());
-      assertThat(counters.get(SinkCounter.WRITE_REQUESTS_OUT)).isEqualTo(perRequest.size());
+      assertThat(counters.get(SinkCounter.WRITE_REQUESTS_OUT)).isEqualTo(BURSTS);
       assertThat(counters.get(SinkCounter.SAMPLES_OUT)).isEqualTo(BURSTS * BATCH);
+    }
+  }
+
+  @Test
+  void aDistantReceiverUnderFullLoadDoublesTheLanesAndKeepsOrder() throws Exception {
+    long samples = 60_000;
+    try (FaultReceiver receiver = FaultReceiver.start("", "204:delay=50");
+        LogCapture log = new LogCapture(PrometheusSinkWriter.class, Level.INFO)) {
+      StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+      env.setParallelism(1);
+      long base = SinkJobs.baseMs();
+      env.fromSequence(0, samples - 1)
+          .map(
+              n ->
+                  PrometheusTimeSeries.builder()
+                      .withMetricName("distant")
+                      .addLabel("device", "d" + (n % 1000))
+                      .addSample(n, base + n)
+                      .build())
+          .keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector())
+          .sinkTo(
+              PrometheusSink.builder().setPrometheusRemoteWriteUrl(receiver.writeUrl()).build());
+      JobExecutionResult result = env.execute("adaptive lanes, distant receiver");
+
+      JsonNode stats = receiver.stats();
+      assertThat(stats.get("accepted_samples").asLong()).isEqualTo(samples);
+      assertThat(stats.get("order_violations").asLong()).isZero();
+      // Saturated lanes (every request full, more pending): 1 -> 2 -> 4 -> 8, step by step.
+      assertThat(log.linesContaining("Sending lanes in use"))
+          .anyMatch(l -> l.contains("1 -> 2"))
+          .anyMatch(l -> l.contains("2 -> 4"))
+          .anyMatch(l -> l.contains("4 -> 8"));
+      Map<SinkCounter, Long> counters = SinkCounters.of(REPORTER, result.getJobID());
+      assertThat(counters.get(SinkCounter.SAMPLES_OUT)).isEqualTo(samples);
     }
   }
 

@@ -24,26 +24,36 @@ class LaneInFlightStrategyTest {
 
   @Test
   void theLimitScalesWithTheActiveLanesRoundingUp() {
-    LaneInFlightStrategy s = new LaneInFlightStrategy(36, 12, 500);
+    LaneInFlightStrategy s = new LaneInFlightStrategy(36, 12, 12, 500);
     assertThat(s.limit()).isEqualTo(36);
     assertThat(s.activeLanes()).isEqualTo(12);
-    s.setActiveLanes(1);
+    s.updateLanes(1L << 8 | 1);
     assertThat(s.limit()).isEqualTo(3);
-    s.setActiveLanes(5);
+    s.updateLanes(2L << 8 | 5);
     assertThat(s.limit()).isEqualTo(15);
-    LaneInFlightStrategy few = new LaneInFlightStrategy(4, 12, 500);
-    few.setActiveLanes(1);
+    LaneInFlightStrategy few = new LaneInFlightStrategy(4, 12, 1, 500);
     assertThat(few.limit()).isEqualTo(1);
-    few.setActiveLanes(6);
+    few.updateLanes(1L << 8 | 6);
     assertThat(few.limit()).isEqualTo(2);
-    assertThat(new LaneInFlightStrategy(1, 1, 500).limit()).isEqualTo(1);
+    assertThat(new LaneInFlightStrategy(1, 1, 1, 500).limit()).isEqualTo(1);
     assertThat(s.getMaxBatchSize()).isEqualTo(500);
   }
 
   @Test
+  void onlyNewerReportsCountAndOnlyChangesAreReported() {
+    LaneInFlightStrategy s = new LaneInFlightStrategy(36, 12, 1, 500);
+    assertThat(s.updateLanes(1)).isEqualTo(-1); // generation 0, unchanged
+    assertThat(s.updateLanes(1L << 8 | 2)).isEqualTo(1);
+    assertThat(s.updateLanes(2L << 8 | 4)).isEqualTo(2);
+    // A late completion of generation 1 does not undo generation 2.
+    assertThat(s.updateLanes(1L << 8 | 2)).isEqualTo(-1);
+    assertThat(s.activeLanes()).isEqualTo(4);
+    assertThat(s.updateLanes(2L << 8 | 4)).isEqualTo(-1);
+  }
+
+  @Test
   void blocksAtTheLimitAndUnblocksOnCompletionOrMoreLanes() {
-    LaneInFlightStrategy s = new LaneInFlightStrategy(6, 2, 500);
-    s.setActiveLanes(1);
+    LaneInFlightStrategy s = new LaneInFlightStrategy(6, 2, 1, 500);
     for (int i = 0; i < 3; i++) {
       assertThat(s.shouldBlock(REQUEST)).isFalse();
       s.registerInFlightRequest(REQUEST);
@@ -53,7 +63,7 @@ class LaneInFlightStrategyTest {
     assertThat(s.shouldBlock(REQUEST)).isFalse();
     s.registerInFlightRequest(REQUEST);
     assertThat(s.shouldBlock(REQUEST)).isTrue();
-    s.setActiveLanes(2);
+    s.updateLanes(1L << 8 | 2);
     assertThat(s.shouldBlock(REQUEST)).isFalse();
   }
 }

@@ -27,7 +27,9 @@ public interface BatchCallback {
    * @param invalidSamples samples in those series
    * @param firstInvalid why the first invalid series was dropped, with its metric name
    * @param counters the client's counters after this batch, indexed as {@link SinkCounter}
-   * @param activeLanes the sending lanes in use when the batch completed
+   * @param lanes the sending lanes in use when the batch completed, as {@code generation << 8 |
+   *     active lanes}: the generation grows with every change, so the report of the highest
+   *     generation is the newest (completions of different lanes can arrive out of order)
    */
   void onComplete(
       int outcome,
@@ -36,5 +38,5 @@ public interface BatchCallback {
       long invalidSamples,
       String firstInvalid,
       long[] counters,
-      int activeLanes);
+      long lanes);
 }

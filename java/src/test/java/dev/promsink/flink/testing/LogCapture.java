@@ -16,13 +16,19 @@ public final class LogCapture implements AutoCloseable {
   private final AbstractAppender appender;
   private final String loggerName;
 
+  /** Captures the WARN and ERROR lines of {@code logger}. */
   public LogCapture(Class<?> logger) {
+    this(logger, Level.WARN);
+  }
+
+  /** Captures the lines of {@code logger} at {@code least} or more severe. */
+  public LogCapture(Class<?> logger, Level least) {
     this.loggerName = logger.getName();
     appender =
         new AbstractAppender("capture-" + loggerName, null, null, true, Property.EMPTY_ARRAY) {
           @Override
           public void append(LogEvent event) {
-            if (event.getLevel().isMoreSpecificThan(Level.WARN)
+            if (event.getLevel().isMoreSpecificThan(least)
                 && event.getLoggerName().equals(loggerName)) {
               lines.add(event.getLevel() + " " + event.getMessage().getFormattedMessage());
             }
@@ -30,7 +36,7 @@ public final class LogCapture implements AutoCloseable {
         };
     appender.start();
     LoggerContext context = (LoggerContext) LogManager.getContext(false);
-    context.getConfiguration().getRootLogger().addAppender(appender, Level.WARN, null);
+    context.getConfiguration().getRootLogger().addAppender(appender, least, null);
     context.updateLoggers();
   }
 
