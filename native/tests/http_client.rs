@@ -442,11 +442,13 @@ fn batches_are_sent_in_submission_order_and_pending_ones_coalesce() {
     assert_eq!(c.counters()[Counter::SamplesOut as usize], 30);
 }
 
+/// Fixed lanes (every lane in use); adaptive lanes are tested in `adaptive_lanes.rs`.
 fn lanes_config(url: &str, lanes: &str, max_request_samples: &str) -> Config {
     config(
         url,
         &[
             ("lanes", lanes),
+            ("lanes.adaptive", "false"),
             ("max_request_samples", max_request_samples),
         ],
     )
