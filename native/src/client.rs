@@ -65,6 +65,10 @@ struct Batch {
 }
 
 impl PartDone for Batch {
+    fn part_split(&self) {
+        self.remaining.fetch_add(1, Ordering::AcqRel);
+    }
+
     fn part_done(&self, outcome: Outcome, message: &str) {
         {
             let mut worst = self.worst.lock();

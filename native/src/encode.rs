@@ -100,6 +100,70 @@ impl Encoder {
     }
 }
 
+/// The longest prefix of encoded `WriteRequest.timeseries` entries (as [`Encoder`] writes them)
+/// holding at most `max_samples` samples: its length in bytes and its samples. With
+/// `at_least_one`, the first entry is included even if it alone holds more. Stops at anything
+/// that is not a well-formed entry.
+pub fn prefix_within(bytes: &[u8], max_samples: u64, at_least_one: bool) -> (usize, u64) {
+    let (mut end, mut samples) = (0usize, 0u64);
+    let mut at = 0usize;
+    while at < bytes.len() {
+        if bytes[at] != TAG_WRITE_REQUEST_TIMESERIES {
+            break;
+        }
+        let Some((len, n)) = read_varint(&bytes[at + 1..]) else {
+            break;
+        };
+        let body_start = at + 1 + n;
+        let Some(body_end) = usize::try_from(len)
+            .ok()
+            .and_then(|l| body_start.checked_add(l))
+            .filter(|&e| e <= bytes.len())
+        else {
+            break;
+        };
+        let in_series = count_samples(&bytes[body_start..body_end]);
+        if samples + in_series > max_samples && !(at_least_one && end == 0) {
+            break;
+        }
+        samples += in_series;
+        end = body_end;
+        at = body_end;
+    }
+    (end, samples)
+}
+
+/// Samples (field 2 entries) in one encoded `TimeSeries` body.
+fn count_samples(mut body: &[u8]) -> u64 {
+    let mut samples = 0;
+    while let Some((&tag, rest)) = body.split_first() {
+        let Some((len, n)) = read_varint(rest) else {
+            break;
+        };
+        if tag == TAG_TIMESERIES_SAMPLES {
+            samples += 1;
+        }
+        let skip = usize::try_from(len).unwrap_or(usize::MAX);
+        match rest.get(n..).and_then(|r| r.get(skip..)) {
+            Some(next) => body = next,
+            None => break,
+        }
+    }
+    samples
+}
+
+/// A varint and the bytes it took, if complete.
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
 /// Bytes of a length-delimited message of `len` bytes, with its one-byte tag.
 #[inline]
 fn message_len(len: usize) -> usize {
@@ -143,6 +207,36 @@ fn put_bytes(buf: &mut Vec<u8>, tag: u8, b: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefixes_end_on_whole_series_within_the_sample_budget() {
+        use prost::Message;
+        let mut w = crate::batch::BatchWriter::new();
+        for (i, n) in [3i64, 1, 2, 4].into_iter().enumerate() {
+            let samples: Vec<(f64, i64)> = (0..n).map(|t| (1.5, 1000 + t)).collect();
+            w.series("m", &[("device", &format!("d{i}"))], &samples);
+        }
+        let batch = w.finish();
+        let mut encoder = Encoder::new();
+        crate::client::encode_batch(&batch, &mut encoder).unwrap();
+        let bytes = encoder.bytes();
+        let entry_ends: Vec<usize> = (1..=4)
+            .map(|n| prefix_within(bytes, [3, 4, 6, 10][n - 1], false).0)
+            .collect();
+        assert_eq!(prefix_within(bytes, 2, false), (0, 0));
+        assert_eq!(prefix_within(bytes, 2, true), (entry_ends[0], 3));
+        assert_eq!(prefix_within(bytes, 5, false), (entry_ends[1], 4));
+        assert_eq!(prefix_within(bytes, 9, false), (entry_ends[2], 6));
+        assert_eq!(prefix_within(bytes, 100, false), (bytes.len(), 10));
+        // Every prefix decodes as a WriteRequest of exactly those series.
+        for (i, end) in entry_ends.iter().enumerate() {
+            let req = crate::wire::WriteRequest::decode(&bytes[..*end]).unwrap();
+            assert_eq!(req.timeseries.len(), i + 1);
+        }
+        // Garbage stops the walk instead of panicking.
+        assert_eq!(prefix_within(&[0x0a, 0xff], 10, true), (0, 0));
+        assert_eq!(prefix_within(&[0x0a, 5, 0x12], 10, true), (0, 0));
+    }
     use crate::batch::{BatchReader, BatchWriter};
     use crate::validate::Normalizer;
     use crate::wire;

@@ -7,6 +7,7 @@
 use crate::classify::{classify_status, Class};
 use crate::compress::Compressor;
 use crate::config::OnRetryLimit;
+use crate::encode::prefix_within;
 use crate::http::{Attempt, Transport};
 use crate::metrics::{Counter, Counters};
 use crate::retry::RetryPolicy;
@@ -33,6 +34,8 @@ pub enum Outcome {
 pub trait PartDone: Send + Sync {
     /// `message` is empty for `Written`.
     fn part_done(&self, outcome: Outcome, message: &str);
+    /// One of its parts was split in two: one more `part_done` to wait for.
+    fn part_split(&self);
 }
 
 /// The series of one batch bound for one lane: `WriteRequest.timeseries` entries, already
@@ -46,6 +49,24 @@ pub struct Part {
     pub owner: Arc<dyn PartDone>,
     /// The routing generation it was queued under (`router.rs`).
     pub generation: u64,
+}
+
+impl Part {
+    /// Cuts this part after its first `at` bytes (whole series, `samples` samples) and returns
+    /// the rest as a new part of the same batch and generation, for the next request.
+    fn split_off(&mut self, at: usize, samples: u64, router: &Router) -> Part {
+        self.owner.part_split();
+        router.part_split(self.generation);
+        let rest = Part {
+            bytes: self.bytes[at..].to_vec(),
+            samples: self.samples - samples,
+            owner: self.owner.clone(),
+            generation: self.generation,
+        };
+        self.bytes.truncate(at);
+        self.samples = samples;
+        rest
+    }
 }
 
 /// The lane's settings and shared state.
@@ -91,21 +112,7 @@ impl Lane {
             if self.stopped() {
                 return; // closing: abandon the pending parts
             }
-            let mut samples = first.samples;
-            let mut taken = vec![first];
-            loop {
-                match parts.try_recv() {
-                    Ok(p) if samples + p.samples <= self.max_request_samples => {
-                        samples += p.samples;
-                        taken.push(p);
-                    }
-                    Ok(p) => {
-                        carry = Some(p);
-                        break;
-                    }
-                    Err(_) => break,
-                }
-            }
+            let (taken, samples) = self.fill(first, &parts, &mut carry);
             let result = if samples == 0 {
                 Ok((Outcome::Written, String::new()))
             } else {
@@ -140,6 +147,46 @@ impl Lane {
                 self.router.part_done(generation);
             }
         }
+    }
+
+    /// The parts of the next request: `first`, then what is pending, up to the max request size
+    /// in samples. Requests are filled exactly: a part that does not fit whole is cut after the
+    /// series that fit, and its rest (or a part that does not fit at all) is left in `carry`.
+    fn fill(
+        &self,
+        mut first: Part,
+        parts: &Receiver<Part>,
+        carry: &mut Option<Part>,
+    ) -> (Vec<Part>, u64) {
+        let max = self.max_request_samples;
+        if first.samples > max {
+            // At least one series, even if larger than the max on its own.
+            let (at, n) = prefix_within(&first.bytes, max, true);
+            if at < first.bytes.len() {
+                *carry = Some(first.split_off(at, n, &self.router));
+            }
+            let samples = first.samples;
+            return (vec![first], samples);
+        }
+        let mut samples = first.samples;
+        let mut taken = vec![first];
+        while let Ok(mut p) = parts.try_recv() {
+            if samples + p.samples <= max {
+                samples += p.samples;
+                taken.push(p);
+                continue;
+            }
+            let (at, n) = prefix_within(&p.bytes, max - samples, false);
+            if n > 0 {
+                *carry = Some(p.split_off(at, n, &self.router));
+                samples += n;
+                taken.push(p);
+            } else {
+                *carry = Some(p);
+            }
+            break;
+        }
+        (taken, samples)
     }
 
     fn stopped(&self) -> bool {

@@ -142,7 +142,31 @@ pub fn wanted_lanes(
     needed.clamp(1, max)
 }
 
+/// How long a raise that did not pay keeps the count from being raised again.
+pub const COOL_DOWN: Duration = Duration::from_secs(30);
+
+/// The throughput gain that keeps a raise from `from` to `to` lanes: a quarter of what the
+/// extra lanes would give if the lanes were purely waiting on the network (doubling: +25%).
+pub fn gain_needed(from: usize, to: usize) -> f64 {
+    1.0 + 0.25 * (to - from) as f64 / from as f64
+}
+
+/// A raise on probation: kept only if it raised the throughput.
+#[derive(Debug, Clone, Copy)]
+struct Trial {
+    from: usize,
+    to: usize,
+    // Samples/s of the window that asked for the raise.
+    baseline: f64,
+    settled: bool,
+}
+
 /// Decides the number of active lanes from the lanes' statistics, window by window.
+///
+/// A raise is a trial: the window after it lets the change settle, the next one measures the
+/// throughput, and unless it grew by [`gain_needed`] the count goes back and stays at most there
+/// for [`COOL_DOWN`]. Saturated lanes are not always waiting on the network: when the CPU is the
+/// limit (a fast receiver on the same cores), more lanes only make requests smaller.
 #[derive(Debug)]
 pub struct Governor {
     max: usize,
@@ -150,6 +174,9 @@ pub struct Governor {
     max_request: u64,
     window_start: Instant,
     lower_votes: u32,
+    trial: Option<Trial>,
+    cap: usize,
+    cap_until: Instant,
 }
 
 impl Governor {
@@ -161,6 +188,9 @@ impl Governor {
             max_request,
             window_start: now,
             lower_votes: 0,
+            trial: None,
+            cap: max,
+            cap_until: now,
         }
     }
 
@@ -172,9 +202,37 @@ impl Governor {
             return active;
         }
         self.window_start = now;
-        let wanted = wanted_lanes(active, self.max, &stats.take(), elapsed, self.max_request);
+        let window = stats.take();
+        let rate = window.samples as f64 / elapsed.as_secs_f64();
+        if let Some(trial) = self.trial.take() {
+            if active == trial.to && !trial.settled {
+                self.trial = Some(Trial {
+                    settled: true,
+                    ..trial
+                });
+                return active;
+            }
+            if active == trial.to && rate < trial.baseline * gain_needed(trial.from, trial.to) {
+                self.cap = trial.from;
+                self.cap_until = now + COOL_DOWN;
+                self.lower_votes = 0;
+                return trial.from;
+            }
+        }
+        if self.cap < self.max && now >= self.cap_until {
+            self.cap = self.max;
+        }
+        let wanted = wanted_lanes(active, self.cap, &window, elapsed, self.max_request);
         if wanted >= active {
             self.lower_votes = 0;
+            if wanted > active {
+                self.trial = Some(Trial {
+                    from: active,
+                    to: wanted,
+                    baseline: rate,
+                    settled: false,
+                });
+            }
             return wanted;
         }
         self.lower_votes += 1;
@@ -272,6 +330,11 @@ impl Router {
         Ok(())
     }
 
+    /// A part of `generation` was split in two: one more to wait for.
+    pub fn part_split(&self, generation: u64) {
+        self.state.lock().pending[(generation % 2) as usize] += 1;
+    }
+
     /// A part of `generation` is done; the last part of a previous generation releases what
     /// was held.
     pub fn part_done(&self, generation: u64) {
@@ -306,6 +369,7 @@ mod tests {
     struct Nobody;
     impl PartDone for Nobody {
         fn part_done(&self, _: Outcome, _: &str) {}
+        fn part_split(&self) {}
     }
 
     fn keys() -> impl Iterator<Item = u64> {
@@ -384,38 +448,74 @@ mod tests {
         assert_eq!(wanted_lanes(5, 12, &Window::default(), second, 500), 5);
     }
 
+    /// One window of `requests` requests of `samples` samples each, all saturated or none.
+    fn report(stats: &LaneStats, requests: u64, samples: u64, saturated: bool, rtt_ms: u64) {
+        for _ in 0..requests {
+            stats.request(samples, saturated);
+            stats.attempt(Duration::from_millis(rtt_ms), false);
+        }
+    }
+
     #[test]
     fn the_governor_lowers_only_after_consecutive_windows_and_not_when_fixed() {
         let stats = LaneStats::default();
         let t0 = Instant::now();
         let mut g = Governor::new(12, true, 500, t0);
-        let light = |s: &LaneStats| {
-            s.request(100, false);
-            s.attempt(Duration::from_millis(1), false);
-        };
         let mut t = t0;
         let mut decided = Vec::new();
         for _ in 0..4 {
-            light(&stats);
+            report(&stats, 1, 100, false, 1);
             assert_eq!(g.decide(12, &stats, t + WINDOW / 2), 12); // window not over
             t += WINDOW;
             decided.push(g.decide(12, &stats, t));
         }
         assert_eq!(decided, [12, 12, 1, 12]);
-        // A busy window in between resets the votes.
-        for saturated in [false, true, false, false] {
-            stats.request(500, saturated);
-            stats.attempt(Duration::from_millis(50), false);
+        // A window that wants as many lanes in between resets the votes.
+        for (busy, expected) in [
+            (false, 12),
+            (true, 12),
+            (false, 12),
+            (false, 12),
+            (false, 1),
+        ] {
+            // Busy: 3,200 samples per 200 ms round trip need 13 half-full lanes.
+            let (samples, rtt) = if busy { (400, 200) } else { (10, 50) };
+            report(&stats, 8, samples, false, rtt);
             t += WINDOW;
-            if saturated {
-                assert_eq!(g.decide(1, &stats, t), 2);
-            } else {
-                assert_eq!(g.decide(2, &stats, t), 2);
-            }
+            assert_eq!(g.decide(12, &stats, t), expected, "busy {busy}");
         }
         let mut fixed = Governor::new(12, false, 500, t0);
-        light(&stats);
+        report(&stats, 1, 100, false, 1);
         assert_eq!(fixed.decide(12, &stats, t0 + WINDOW * 10), 12);
+    }
+
+    #[test]
+    fn a_raise_is_kept_only_if_the_throughput_grows() {
+        let stats = LaneStats::default();
+        let t0 = Instant::now();
+        let mut g = Governor::new(12, true, 500, t0);
+        let mut t = t0;
+        let next = |g: &mut Governor, t: &mut Instant, active, requests, saturated| {
+            report(&stats, requests, 500, saturated, 50);
+            *t += WINDOW;
+            g.decide(active, &stats, *t)
+        };
+        // Waiting on the network: 2 lanes carry twice as much, the raise stays and goes on.
+        assert_eq!(next(&mut g, &mut t, 1, 4, true), 2);
+        assert_eq!(next(&mut g, &mut t, 2, 6, true), 2); // settling
+        assert_eq!(next(&mut g, &mut t, 2, 8, true), 4); // 8 >= 4 x 1.25: kept; saturated: raise again
+        assert_eq!(next(&mut g, &mut t, 4, 8, true), 4); // settling
+                                                         // CPU-bound: 4 lanes carry no more than 2 did; back to 2, and no raise for a while.
+        assert_eq!(next(&mut g, &mut t, 4, 9, true), 2);
+        for _ in 0..10 {
+            assert_eq!(next(&mut g, &mut t, 2, 8, true), 2);
+        }
+        t += COOL_DOWN;
+        assert_eq!(next(&mut g, &mut t, 2, 8, true), 4);
+        // A raise the router refused (still settling) is no trial.
+        assert_eq!(next(&mut g, &mut t, 2, 8, true), 4);
+        assert_eq!(next(&mut g, &mut t, 4, 8, true), 4); // settling of the accepted one
+        assert_eq!(gain_needed(8, 12), 1.125);
     }
 
     fn part(generation: u64, tag: u64) -> Part {

@@ -1,7 +1,7 @@
-//! Adaptive sending lanes against an in-process receiver that records when each request
-//! started and when it was answered: the lane count follows the traffic, and no sample of a
-//! series is sent before the request carrying its previous sample has been answered, across
-//! every change of the lane count.
+//! Sending lanes against an in-process receiver that records when each request started and
+//! when it was answered: the lane count follows the traffic, no sample of a series is sent
+//! before the request carrying its previous sample has been answered, across every change of
+//! the lane count, and requests are filled exactly up to the max request size.
 
 use crossbeam_channel::{unbounded, Receiver as Rx};
 use parking_lot::Mutex;
@@ -22,14 +22,18 @@ struct Request {
     samples: Vec<(String, i64)>,
 }
 
-/// Answers 204 after `delay`, recording every request.
+/// Answers 204 after `delay`, recording every request; the first request waits for `gate`.
 struct Recording {
     delay: Duration,
     log: Arc<Mutex<Vec<Request>>>,
+    gate: Option<Rx<()>>,
 }
 
 impl Transport for Recording {
     fn post(&mut self, body: &[u8]) -> Attempt {
+        if let Some(gate) = self.gate.take() {
+            let _ = gate.recv_timeout(Duration::from_secs(20));
+        }
         let started = Instant::now();
         let raw = snap::raw::Decoder::new().decompress_vec(body).unwrap();
         let request = WriteRequest::decode(raw.as_slice()).unwrap();
@@ -73,6 +77,7 @@ fn recording_client(lanes: usize, delay: Duration) -> (Client, Arc<Mutex<Vec<Req
             Box::new(Recording {
                 delay,
                 log: log.clone(),
+                gate: None,
             }) as Box<dyn Transport>
         })
         .collect();
@@ -202,10 +207,98 @@ fn fixed_lanes_stay_all_in_use() {
             Box::new(Recording {
                 delay: Duration::ZERO,
                 log: log.clone(),
+                gate: None,
             }) as Box<dyn Transport>
         })
         .collect();
     let c = Client::new(&config, transports, "fixed".into(), Arc::new(|| {})).unwrap();
     let lanes = drive(&c, 0, 10, 20, Duration::from_millis(100));
     assert_eq!(lanes, [4; 10]);
+}
+
+/// One fixed lane, requests of at most 100 samples, the first request held until `gate` opens.
+fn gated_client() -> (
+    Client,
+    Arc<Mutex<Vec<Request>>>,
+    crossbeam_channel::Sender<()>,
+) {
+    let config = Config::from_pairs([
+        ("url", "http://127.0.0.1:9/unused"),
+        ("lanes", "1"),
+        ("lanes.adaptive", "false"),
+        ("max_request_samples", "100"),
+    ])
+    .unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (open, gate) = unbounded();
+    let transport = Box::new(Recording {
+        delay: Duration::ZERO,
+        log: log.clone(),
+        gate: Some(gate),
+    }) as Box<dyn Transport>;
+    let c = Client::new(&config, vec![transport], "gated".into(), Arc::new(|| {})).unwrap();
+    (c, log, open)
+}
+
+fn submit(c: &Client, batch: &[u8]) -> Rx<BatchResult> {
+    let (tx, rx) = unbounded();
+    c.submit(batch, Box::new(move |r| tx.send(r).unwrap()))
+        .unwrap();
+    rx
+}
+
+/// Series `first..first + series`, one sample each at `timestamp`.
+fn devices(first: usize, series: usize, timestamp: i64) -> Vec<u8> {
+    let mut w = BatchWriter::new();
+    for i in first..first + series {
+        w.series("m", &[("device", &format!("d{i}"))], &[(1.0, timestamp)]);
+    }
+    w.finish()
+}
+
+fn per_request(log: &Mutex<Vec<Request>>) -> Vec<usize> {
+    log.lock().iter().map(|q| q.samples.len()).collect()
+}
+
+#[test]
+fn pending_parts_fill_each_request_exactly_cutting_between_series() {
+    let (c, log, open) = gated_client();
+    let first = submit(&c, &devices(0, 70, 1));
+    // The lane has taken the first batch and waits at the gate; two more queue behind it.
+    std::thread::sleep(Duration::from_millis(200));
+    let second = submit(&c, &devices(100, 70, 2));
+    let third = submit(&c, &devices(200, 70, 3));
+    open.send(()).unwrap();
+    for rx in [&first, &second, &third] {
+        let r = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(r.outcome, Outcome::Written);
+    }
+    // 70 alone; then the second (70) and the first 30 series of the third; then its other 40.
+    assert_eq!(per_request(&log), [70, 100, 40]);
+    let log = log.lock();
+    let names = |i: usize| -> Vec<String> { log[i].samples.iter().map(|s| s.0.clone()).collect() };
+    let third_names: Vec<String> = (200..270).map(|i| format!("d{i}")).collect();
+    assert_eq!(names(1)[70..], third_names[..30]);
+    assert_eq!(names(2), third_names[30..]);
+    let k = c.counters();
+    assert_eq!(k[promsink::metrics::Counter::SamplesOut as usize], 210);
+    assert_eq!(k[promsink::metrics::Counter::WriteRequestsOut as usize], 3);
+}
+
+#[test]
+fn a_part_larger_than_a_request_is_cut_into_full_requests() {
+    let (c, log, open) = gated_client();
+    open.send(()).unwrap();
+    let r = submit(&c, &devices(0, 250, 1))
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Written);
+    assert_eq!(per_request(&log), [100, 100, 50]);
+    let sent: Vec<String> = log
+        .lock()
+        .iter()
+        .flat_map(|q| q.samples.iter().map(|s| s.0.clone()))
+        .collect();
+    let expected: Vec<String> = (0..250).map(|i| format!("d{i}")).collect();
+    assert_eq!(sent, expected);
 }
