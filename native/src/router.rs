@@ -116,8 +116,9 @@ pub const WINDOW: Duration = Duration::from_millis(200);
 /// Consecutive windows that must all ask for fewer lanes before the count is lowered.
 pub const LOWER_AFTER_WINDOWS: u32 = 3;
 
-/// What one window asks for: the number of lanes that would carry its traffic with each lane
-/// at most half full, or twice as many if the lanes were saturated (and not throttled).
+/// What one window asks for: twice as many lanes if most requests were saturated (full, with
+/// more pending), else the number that would carry its traffic with each lane at most half
+/// full.
 pub fn wanted_lanes(
     active: usize,
     max: usize,
@@ -129,11 +130,7 @@ pub fn wanted_lanes(
         return active;
     }
     if w.saturated * 2 >= w.requests {
-        return if w.retries == 0 {
-            (active * 2).min(max)
-        } else {
-            active
-        };
+        return (active * 2).clamp(1, max.max(active));
     }
     // samples/s x seconds per attempt = samples per round trip; a lane carries max_request.
     let round_trip = w.attempt_nanos as f64 / w.attempts as f64;
@@ -144,6 +141,8 @@ pub fn wanted_lanes(
 
 /// How long a raise that did not pay keeps the count from being raised again.
 pub const COOL_DOWN: Duration = Duration::from_secs(30);
+/// Windows over which a raise's throughput is measured, after one window to settle.
+pub const TRIAL_WINDOWS: u32 = 2;
 
 /// The throughput gain that keeps a raise from `from` to `to` lanes: a quarter of what the
 /// extra lanes would give if the lanes were purely waiting on the network (doubling: +25%).
@@ -151,22 +150,49 @@ pub fn gain_needed(from: usize, to: usize) -> f64 {
     1.0 + 0.25 * (to - from) as f64 / from as f64
 }
 
+/// Samples over time, for throughput.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    samples: u64,
+    elapsed: Duration,
+}
+
+impl Span {
+    fn add(self, samples: u64, elapsed: Duration) -> Span {
+        Span {
+            samples: self.samples + samples,
+            elapsed: self.elapsed + elapsed,
+        }
+    }
+
+    fn rate(self) -> f64 {
+        self.samples as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
 /// A raise on probation: kept only if it raised the throughput.
 #[derive(Debug, Clone, Copy)]
 struct Trial {
     from: usize,
     to: usize,
-    // Samples/s of the window that asked for the raise.
+    // Samples/s before the raise.
     baseline: f64,
-    settled: bool,
+    // Windows seen since the raise (the first only settles), and what the others carried.
+    windows: u32,
+    measured: Span,
+    // Requests finished in the measured windows, and how many of them were saturated.
+    requests: u64,
+    saturated: u64,
 }
 
 /// Decides the number of active lanes from the lanes' statistics, window by window.
 ///
-/// A raise is a trial: the window after it lets the change settle, the next one measures the
-/// throughput, and unless it grew by [`gain_needed`] the count goes back and stays at most there
-/// for [`COOL_DOWN`]. Saturated lanes are not always waiting on the network: when the CPU is the
-/// limit (a fast receiver on the same cores), more lanes only make requests smaller.
+/// A raise is a trial: one window lets the change settle, the next [`TRIAL_WINDOWS`] measure
+/// the throughput, and if the lanes stayed saturated but the throughput did not grow by
+/// [`gain_needed`] over the last windows before the raise, the count goes back and stays at most
+/// there for [`COOL_DOWN`]. Saturated lanes are not always
+/// waiting on the network: when the CPU is the limit (a fast receiver on the same cores), or the
+/// receiver throttles, more lanes only make requests smaller or refusals more frequent.
 #[derive(Debug)]
 pub struct Governor {
     max: usize,
@@ -175,6 +201,8 @@ pub struct Governor {
     window_start: Instant,
     lower_votes: u32,
     trial: Option<Trial>,
+    // The last window, if its lane count is the current one.
+    last: Option<(usize, Span)>,
     cap: usize,
     cap_until: Instant,
 }
@@ -189,6 +217,7 @@ impl Governor {
             window_start: now,
             lower_votes: 0,
             trial: None,
+            last: None,
             cap: max,
             cap_until: now,
         }
@@ -203,20 +232,32 @@ impl Governor {
         }
         self.window_start = now;
         let window = stats.take();
-        let rate = window.samples as f64 / elapsed.as_secs_f64();
-        if let Some(trial) = self.trial.take() {
-            if active == trial.to && !trial.settled {
-                self.trial = Some(Trial {
-                    settled: true,
-                    ..trial
-                });
-                return active;
-            }
-            if active == trial.to && rate < trial.baseline * gain_needed(trial.from, trial.to) {
-                self.cap = trial.from;
-                self.cap_until = now + COOL_DOWN;
-                self.lower_votes = 0;
-                return trial.from;
+        let this = Span::default().add(window.samples, elapsed);
+        let last = self.last.replace((active, this));
+        if let Some(mut trial) = self.trial.take() {
+            if active == trial.to {
+                trial.windows += 1;
+                if trial.windows > 1 {
+                    trial.measured = trial.measured.add(window.samples, elapsed);
+                    trial.requests += window.requests;
+                    trial.saturated += window.saturated;
+                }
+                if trial.windows <= TRIAL_WINDOWS {
+                    self.trial = Some(trial);
+                    return active;
+                }
+                // Only lanes that stayed saturated tell whether more lanes help; if the traffic
+                // fell meanwhile, the usual lowering takes over.
+                let still_saturated = trial.saturated * 2 >= trial.requests;
+                if still_saturated
+                    && trial.measured.rate() < trial.baseline * gain_needed(trial.from, trial.to)
+                {
+                    self.cap = trial.from;
+                    self.cap_until = now + COOL_DOWN;
+                    self.lower_votes = 0;
+                    self.last = None;
+                    return trial.from;
+                }
             }
         }
         if self.cap < self.max && now >= self.cap_until {
@@ -226,12 +267,20 @@ impl Governor {
         if wanted >= active {
             self.lower_votes = 0;
             if wanted > active {
+                let before = match last {
+                    Some((a, span)) if a == active => span.add(this.samples, this.elapsed),
+                    _ => this,
+                };
                 self.trial = Some(Trial {
                     from: active,
                     to: wanted,
-                    baseline: rate,
-                    settled: false,
+                    baseline: before.rate(),
+                    windows: 0,
+                    measured: Span::default(),
+                    requests: 0,
+                    saturated: 0,
                 });
+                self.last = None;
             }
             return wanted;
         }
@@ -240,6 +289,7 @@ impl Governor {
             return active;
         }
         self.lower_votes = 0;
+        self.last = None;
         wanted
     }
 }
@@ -411,15 +461,16 @@ mod tests {
     }
 
     #[test]
-    fn saturated_lanes_double_unless_throttled() {
+    fn saturated_lanes_double() {
         let second = Duration::from_secs(1);
         let w = window(20, 10_000, 10, 50, 0);
         assert_eq!(wanted_lanes(1, 12, &w, second, 500), 2);
         assert_eq!(wanted_lanes(4, 12, &w, second, 500), 8);
         assert_eq!(wanted_lanes(8, 12, &w, second, 500), 12);
         assert_eq!(wanted_lanes(12, 12, &w, second, 500), 12);
+        // Retries do not change the wish; the trial of the raise decides.
         let throttled = window(20, 10_000, 10, 50, 1);
-        assert_eq!(wanted_lanes(4, 12, &throttled, second, 500), 4);
+        assert_eq!(wanted_lanes(4, 12, &throttled, second, 500), 8);
         // Fewer than half saturated: sized by the traffic instead.
         let w = window(20, 10_000, 9, 50, 0);
         assert_eq!(wanted_lanes(4, 12, &w, second, 500), 2);
@@ -495,26 +546,45 @@ mod tests {
         let t0 = Instant::now();
         let mut g = Governor::new(12, true, 500, t0);
         let mut t = t0;
-        let next = |g: &mut Governor, t: &mut Instant, active, requests, saturated| {
-            report(&stats, requests, 500, saturated, 50);
+        let next = |g: &mut Governor, t: &mut Instant, active, requests| {
+            report(&stats, requests, 500, true, 50);
             *t += WINDOW;
             g.decide(active, &stats, *t)
         };
         // Waiting on the network: 2 lanes carry twice as much, the raise stays and goes on.
-        assert_eq!(next(&mut g, &mut t, 1, 4, true), 2);
-        assert_eq!(next(&mut g, &mut t, 2, 6, true), 2); // settling
-        assert_eq!(next(&mut g, &mut t, 2, 8, true), 4); // 8 >= 4 x 1.25: kept; saturated: raise again
-        assert_eq!(next(&mut g, &mut t, 4, 8, true), 4); // settling
-                                                         // CPU-bound: 4 lanes carry no more than 2 did; back to 2, and no raise for a while.
-        assert_eq!(next(&mut g, &mut t, 4, 9, true), 2);
+        assert_eq!(next(&mut g, &mut t, 1, 4), 2);
+        assert_eq!(next(&mut g, &mut t, 2, 6), 2); // settling
+        assert_eq!(next(&mut g, &mut t, 2, 8), 2); // measuring
+        assert_eq!(next(&mut g, &mut t, 2, 8), 4); // 8 >= 4 x 1.25: kept, and raised again
+        for _ in 0..2 {
+            assert_eq!(next(&mut g, &mut t, 4, 9), 4);
+        }
+        // CPU-bound: 4 lanes carry no more than 2 did; back to 2, and no raise for a while.
+        assert_eq!(next(&mut g, &mut t, 4, 9), 2);
         for _ in 0..10 {
-            assert_eq!(next(&mut g, &mut t, 2, 8, true), 2);
+            assert_eq!(next(&mut g, &mut t, 2, 8), 2);
         }
         t += COOL_DOWN;
-        assert_eq!(next(&mut g, &mut t, 2, 8, true), 4);
-        // A raise the router refused (still settling) is no trial.
-        assert_eq!(next(&mut g, &mut t, 2, 8, true), 4);
-        assert_eq!(next(&mut g, &mut t, 4, 8, true), 4); // settling of the accepted one
+        assert_eq!(next(&mut g, &mut t, 2, 8), 4);
+        // A raise the router refused (still settling) is no trial: asked again.
+        assert_eq!(next(&mut g, &mut t, 2, 8), 4);
+        for _ in 0..2 {
+            assert_eq!(next(&mut g, &mut t, 4, 16), 4);
+        }
+        // The baseline is the last two windows at 2 lanes (8 per window): 16 >= 8 x 1.25.
+        assert_eq!(next(&mut g, &mut t, 4, 16), 8);
+        // The traffic falls during a trial (lanes no longer saturated): inconclusive, no revert.
+        for _ in 0..3 {
+            report(&stats, 2, 100, false, 50);
+            t += WINDOW;
+            assert_eq!(g.decide(8, &stats, t), 8);
+        }
+        report(&stats, 2, 100, false, 50);
+        t += WINDOW;
+        assert_eq!(g.decide(8, &stats, t), 8); // second vote to lower
+        report(&stats, 2, 100, false, 50);
+        t += WINDOW;
+        assert_eq!(g.decide(8, &stats, t), 1); // third vote: lowered, not capped at 4
         assert_eq!(gain_needed(8, 12), 1.125);
     }
 

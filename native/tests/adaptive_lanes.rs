@@ -134,19 +134,18 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
     assert_eq!(light, [1; 12]);
     assert_eq!(log.lock().len(), 12);
 
-    // Saturating traffic: the lane count doubles step by step up to the maximum, and is never
-    // lowered meanwhile.
+    // Saturating traffic, waiting on the receiver: the lane count rises step by step (each
+    // raise kept because the throughput grew), and is never lowered meanwhile.
     let heavy = drive(&c, 100, 300, 100, Duration::ZERO);
-    assert_eq!(heavy.iter().max(), Some(&8), "{heavy:?}");
+    assert!(heavy.contains(&2) && heavy.contains(&4), "{heavy:?}");
+    assert!(*heavy.last().unwrap() > 4, "{heavy:?}");
     assert!(
         heavy.windows(2).all(|w| w[1] >= w[0]),
         "lowered while saturated: {heavy:?}"
     );
-    assert!(heavy.contains(&2) && heavy.contains(&4), "{heavy:?}");
 
-    // Fixed at 8 for a moment, then light again: lowered to one lane after three windows.
-    let light_again = drive(&c, 1000, 12, 20, Duration::from_millis(100));
-    assert_eq!(light_again[0], 8, "{light_again:?}");
+    // Light again: lowered to one lane (after a trial in progress ends and three windows).
+    let light_again = drive(&c, 1000, 20, 20, Duration::from_millis(100));
     assert_eq!(*light_again.last().unwrap(), 1, "{light_again:?}");
     // Every sample arrived exactly once, and for each series a request carrying its next
     // sample started only after the request carrying the previous one was answered.
@@ -162,7 +161,7 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
     for (device, mut samples) in sent {
         samples.sort_unstable();
         let expected_count = if device[1..].parse::<usize>().unwrap() < 20 {
-            324
+            332
         } else {
             300
         };
@@ -184,7 +183,7 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
         }
         total += samples.len();
     }
-    assert_eq!(total, 12 * 20 + 300 * 100 + 12 * 20);
+    assert_eq!(total, 12 * 20 + 300 * 100 + 20 * 20);
     // Back at one lane, light traffic takes one request per batch again, not one per lane.
     let tail: Vec<usize> = log[log.len() - 3..]
         .iter()

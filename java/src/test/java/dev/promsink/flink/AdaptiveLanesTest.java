@@ -88,7 +88,7 @@ class AdaptiveLanesTest {
 
   @Test
   void aDistantReceiverUnderFullLoadDoublesTheLanesAndKeepsOrder() throws Exception {
-    long samples = 60_000;
+    long samples = 100_000;
     try (FaultReceiver receiver = FaultReceiver.start("", "204:delay=50");
         LogCapture log = new LogCapture(PrometheusSinkWriter.class, Level.INFO)) {
       StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
