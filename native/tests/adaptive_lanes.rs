@@ -144,8 +144,8 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
         "lowered while saturated: {heavy:?}"
     );
 
-    // Light again: lowered to one lane (after a trial in progress ends and three windows).
-    let light_again = drive(&c, 1000, 20, 20, Duration::from_millis(100));
+    // Light again: lowered step by step to one lane (halving after five windows each).
+    let light_again = drive(&c, 1000, 40, 20, Duration::from_millis(100));
     assert_eq!(*light_again.last().unwrap(), 1, "{light_again:?}");
     // Every sample arrived exactly once, and for each series a request carrying its next
     // sample started only after the request carrying the previous one was answered.
@@ -161,7 +161,7 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
     for (device, mut samples) in sent {
         samples.sort_unstable();
         let expected_count = if device[1..].parse::<usize>().unwrap() < 20 {
-            332
+            352
         } else {
             300
         };
@@ -183,7 +183,7 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
         }
         total += samples.len();
     }
-    assert_eq!(total, 12 * 20 + 300 * 100 + 20 * 20);
+    assert_eq!(total, 12 * 20 + 300 * 100 + 40 * 20);
     // Back at one lane, light traffic takes one request per batch again, not one per lane.
     let tail: Vec<usize> = log[log.len() - 3..]
         .iter()
