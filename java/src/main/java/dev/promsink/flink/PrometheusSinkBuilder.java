@@ -155,11 +155,13 @@ public class PrometheusSinkBuilder
   }
 
   /**
-   * Whether the sending lanes in use adapt to the receiver (default {@code true}): all lanes at
-   * first, fewer when the traffic fits into fewer requests (a fast or lightly loaded receiver then
-   * gets few, large requests), more again, up to {@link #setSendingLanes}, when the lanes in use
-   * are saturated and not throttled. Per-series order holds across every change. With {@code
-   * false}, every lane is always in use.
+   * Whether the sending lanes in use adapt to the receiver (default {@code true}): one lane at
+   * first, twice as many (up to {@link #setSendingLanes}) while the lanes in use are saturated and
+   * each raise measurably raises the throughput (a distant receiver), fewer when the traffic fits
+   * into fewer requests (a fast or lightly loaded receiver then gets few, full requests). Batches
+   * in flight follow the lanes in use. Per-series order holds across every change; each change is
+   * logged at INFO and the gauge {@code activeSendingLanes} shows the count. With {@code false},
+   * every lane is always in use.
    */
   public PrometheusSinkBuilder setAdaptiveSendingLanes(boolean adaptiveSendingLanes) {
     this.adaptiveSendingLanes = adaptiveSendingLanes;
