@@ -185,7 +185,7 @@ def main(out, md_path, png_path, command):
               "docs/design.md, `writers x (lanes x 512 KiB + (batches in flight + 3 x lanes) x batch size x 180 bytes)`.", ""]
 
     lines += ["## 4. Real Prometheus (Debian 2.42 on this machine, 100,000 series, parallelism 2)", "",
-              "| lanes | samples | samples/s | JVM CPU s | Prometheus CPU s | sink share of CPU | stored |",
+              "| lanes (at most; adaptive) | samples | samples/s | JVM CPU s | Prometheus CPU s | sink share of CPU | stored |",
               "|---|---|---|---|---|---|---|"]
     for r in prometheus:
         _, par, lanes, samples, secs, rate, jcpu, pcpu, stored = r

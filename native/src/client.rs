@@ -192,9 +192,9 @@ impl Client {
         }
         let mut guard = self.encoders.lock();
         let (encoders, governor) = &mut *guard;
-        let wanted = governor.decide(self.router.active(), &self.stats, Instant::now());
+        let active = self.router.active();
+        let wanted = governor.decide(active, self.router.settling(), &self.stats, Instant::now());
         let active = self.router.resize(wanted);
-        let generation = self.router.generation();
         let (parts, invalid) = {
             let invalid = encode_batch_lanes(batch, &mut encoders[..active])?;
             let parts: Vec<(usize, Vec<u8>, u64)> = encoders[..active]
@@ -233,7 +233,7 @@ impl Client {
                 bytes,
                 samples,
                 owner: owner.clone(),
-                generation,
+                generation: 0, // set by the router
             };
             (lane, part)
         });

@@ -58,12 +58,11 @@ impl Part {
         self.owner.part_split();
         router.part_split(self.generation);
         let rest = Part {
-            bytes: self.bytes[at..].to_vec(),
-            samples: self.samples - samples,
+            bytes: self.bytes.split_off(at),
+            samples: self.samples.saturating_sub(samples),
             owner: self.owner.clone(),
             generation: self.generation,
         };
-        self.bytes.truncate(at);
         self.samples = samples;
         rest
     }
@@ -116,22 +115,35 @@ impl Lane {
             let result = if samples == 0 {
                 Ok((Outcome::Written, String::new()))
             } else {
-                let bytes: &[u8] = if taken.len() == 1 {
-                    &taken[0].bytes
-                } else {
-                    request.clear();
-                    taken
-                        .iter()
-                        .for_each(|p| request.extend_from_slice(&p.bytes));
-                    &request
-                };
-                compressor.compress_into(bytes, &mut body);
-                self.deliver(&body, samples)
+                // A panic while sending fails this request's batches instead of ending the
+                // lane, which would leave every batch with a part on it waiting for ever.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let bytes: &[u8] = if taken.len() == 1 {
+                        &taken[0].bytes
+                    } else {
+                        request.clear();
+                        taken
+                            .iter()
+                            .for_each(|p| request.extend_from_slice(&p.bytes));
+                        &request
+                    };
+                    compressor.compress_into(bytes, &mut body);
+                    self.deliver(&body, samples)
+                }))
+                .unwrap_or_else(|_| {
+                    self.counters.add(Counter::SamplesDropped, samples);
+                    self.counters
+                        .add(Counter::WriteRequestsPermanentlyFailed, 1);
+                    let m = format!("internal error while sending {samples} samples (panic)");
+                    Ok((Outcome::Failed, m))
+                })
             };
             let Ok((outcome, message)) = result else {
                 return;
             };
-            self.stats.request(samples, carry.is_some());
+            if samples > 0 {
+                self.stats.request(samples, carry.is_some());
+            }
             for part in taken {
                 let Part {
                     bytes,
@@ -160,9 +172,10 @@ impl Lane {
     ) -> (Vec<Part>, u64) {
         let max = self.max_request_samples;
         if first.samples > max {
-            // At least one series, even if larger than the max on its own.
+            // At least one series, even if larger than the max on its own (bytes that do not
+            // parse as series are sent whole).
             let (at, n) = prefix_within(&first.bytes, max, true);
-            if at < first.bytes.len() {
+            if at > 0 && at < first.bytes.len() {
                 *carry = Some(first.split_off(at, n, &self.router));
             }
             let samples = first.samples;
@@ -177,7 +190,7 @@ impl Lane {
                 continue;
             }
             let (at, n) = prefix_within(&p.bytes, max - samples, false);
-            if n > 0 {
+            if at > 0 && at < p.bytes.len() {
                 *carry = Some(p.split_off(at, n, &self.router));
                 samples += n;
                 taken.push(p);
@@ -282,5 +295,67 @@ impl Lane {
                  {samples} samples not written"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::{bounded, unbounded};
+
+    struct Unused;
+    impl Transport for Unused {
+        fn post(&mut self, _: &[u8]) -> Attempt {
+            unreachable!("fill never sends")
+        }
+        fn endpoint(&self) -> &str {
+            "unused"
+        }
+    }
+
+    struct Nobody;
+    impl PartDone for Nobody {
+        fn part_done(&self, _: Outcome, _: &str) {}
+        fn part_split(&self) {}
+    }
+
+    #[test]
+    fn bytes_that_do_not_parse_as_series_are_taken_whole_never_cut() {
+        let (_stop_tx, stop) = bounded::<()>(0);
+        let (spare, _spare_rx) = bounded(1);
+        let (tx, _rx) = unbounded();
+        let router = Arc::new(Router::new(vec![tx], 1));
+        let lane = Lane {
+            transport: Box::new(Unused),
+            retry: RetryPolicy {
+                initial_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+                max_retries: 0,
+            },
+            on_retry_limit: OnRetryLimit::Fail,
+            max_request_samples: 10,
+            counters: Arc::new(Counters::default()),
+            stop,
+            spare,
+            router,
+            stats: Arc::new(LaneStats::default()),
+        };
+        let garbage = |samples| Part {
+            bytes: vec![0xff; 20],
+            samples,
+            owner: Arc::new(Nobody),
+            generation: 0,
+        };
+        let (queued_tx, queued) = unbounded();
+        let mut carry = None;
+        // Larger than a request: sent whole instead of being cut into an empty head for ever.
+        let (taken, samples) = lane.fill(garbage(50), &queued, &mut carry);
+        assert_eq!((taken.len(), samples, taken[0].bytes.len()), (1, 50, 20));
+        assert!(carry.is_none());
+        // Not fitting behind another part: left whole for the next request.
+        queued_tx.send(garbage(8)).unwrap();
+        let (taken, samples) = lane.fill(garbage(5), &queued, &mut carry);
+        assert_eq!((taken.len(), samples), (1, 5));
+        assert_eq!(carry.map(|p| (p.samples, p.bytes.len())), Some((8, 20)));
     }
 }

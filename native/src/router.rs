@@ -4,11 +4,11 @@
 //! Veach, 2014), so when `active` grows from `k` to `m` a series either keeps its lane or moves
 //! to one of the new lanes `k..m`, and when it shrinks only the series of the removed lanes move.
 //!
-//! The number of active lanes adapts to the receiver (`Governor`): raised (doubled) when the
-//! lanes are saturated, that is when most requests could not take everything pending, and
-//! lowered when the traffic would fit into fewer lanes at half their capacity. A lane's capacity
-//! is one full request (`max_request_samples`) per round trip, measured as the mean duration of
-//! an attempt. Throttling (any retry in a window) never raises the count.
+//! The number of active lanes adapts to the receiver (`Governor`): raised (at most doubled) when
+//! the lanes are saturated, that is when most requests could not take everything pending, and
+//! kept only if the throughput grew; lowered when the traffic would fit into fewer lanes at half
+//! their capacity. A lane's capacity is one full request (`max_request_samples`) per round trip,
+//! measured as the mean duration of an attempt.
 //!
 //! Order across a change (`Router`): a change starts a new generation. While parts of the old
 //! generation are pending, new parts for lanes that may receive moved series are held back (on
@@ -225,9 +225,15 @@ impl Governor {
         }
     }
 
-    /// The lanes to use from now on, given the current `active` count; reads `stats` once a
-    /// window is complete.
-    pub fn decide(&mut self, active: usize, stats: &LaneStats, now: Instant) -> usize {
+    /// The lanes to use from now on, given the current `active` count and whether the router
+    /// is still `settling` a change; reads `stats` once a window is complete.
+    pub fn decide(
+        &mut self,
+        active: usize,
+        settling: bool,
+        stats: &LaneStats,
+        now: Instant,
+    ) -> usize {
         let elapsed = now.saturating_duration_since(self.window_start);
         if !self.adaptive || elapsed < WINDOW {
             return active;
@@ -238,6 +244,11 @@ impl Governor {
         let saturated = window.requests > 0 && window.saturated * 2 >= window.requests;
         let last = self.last.replace((active, this, saturated));
         if let Some(mut trial) = self.trial.take() {
+            if active == trial.to && settling {
+                // New lanes still wait for the old generation: nothing to judge yet.
+                self.trial = Some(trial);
+                return active;
+            }
             if active == trial.to {
                 trial.windows += 1;
                 if trial.windows > 1 {
@@ -264,10 +275,11 @@ impl Governor {
         if self.cap < self.max && now >= self.cap_until {
             self.cap = self.max;
         }
-        let mut wanted = wanted_lanes(active, self.cap, &window, elapsed, self.max_request);
+        let mut wanted =
+            wanted_lanes(active, self.cap, &window, elapsed, self.max_request).min(active * 2);
         if wanted > active {
-            // Raise only after two windows at this count with the same wish (saturated, or
-            // needing more), against the better of the two: a throughput still climbing (job
+            // Raise only after two windows at this count whose lanes were both saturated or
+            // both not, against the better of the two: a throughput still climbing (job
             // start-up) must not pass for a gain of the raise.
             match last {
                 Some((a, before, was_saturated)) if a == active && was_saturated == saturated => {
@@ -348,6 +360,12 @@ impl Router {
         self.state.lock().generation
     }
 
+    /// Whether parts of the previous generation are still pending (a change is settling).
+    pub fn settling(&self) -> bool {
+        let s = self.state.lock();
+        s.pending[((s.generation + 1) % 2) as usize] > 0
+    }
+
     /// Switches to `wanted` lanes if it differs and no earlier change is still settling;
     /// returns the lanes in use.
     pub fn resize(&self, wanted: usize) -> usize {
@@ -366,7 +384,7 @@ impl Router {
         wanted
     }
 
-    /// Queues `parts` (lane, part) of the current generation, in order.
+    /// Queues `parts` (lane, part) in order, as parts of the current generation.
     pub fn dispatch(&self, parts: impl IntoIterator<Item = (usize, Part)>) -> Result<()> {
         let mut s = self.state.lock();
         if s.lanes.is_empty() {
@@ -374,7 +392,8 @@ impl Router {
         }
         let current = (s.generation % 2) as usize;
         let settling = s.pending[1 - current] > 0;
-        for (lane, part) in parts {
+        for (lane, mut part) in parts {
+            part.generation = s.generation;
             s.pending[current] += 1;
             if settling && lane >= s.held_from {
                 s.held.push((lane, part));
@@ -395,6 +414,7 @@ impl Router {
     pub fn part_done(&self, generation: u64) {
         let mut s = self.state.lock();
         let slot = (generation % 2) as usize;
+        debug_assert!(s.pending[slot] > 0, "a part done twice");
         s.pending[slot] = s.pending[slot].saturating_sub(1);
         if generation != s.generation && s.pending[slot] == 0 {
             let held = std::mem::take(&mut s.held);
@@ -522,9 +542,9 @@ mod tests {
         let mut decided = Vec::new();
         for _ in 0..12 {
             report(&stats, 1, 100, false, 1);
-            assert_eq!(g.decide(active, &stats, t + WINDOW / 2), active); // window not over
+            assert_eq!(g.decide(active, false, &stats, t + WINDOW / 2), active); // window not over
             t += WINDOW;
-            active = g.decide(active, &stats, t);
+            active = g.decide(active, false, &stats, t);
             decided.push(active);
         }
         // Five windows per step, at most halving: 12 -> 6 -> 3.
@@ -538,11 +558,11 @@ mod tests {
             let (samples, rtt) = if busy { (400, 200) } else { (10, 50) };
             report(&stats, 8, samples, false, rtt);
             t += WINDOW;
-            assert_eq!(g.decide(12, &stats, t), expected, "busy {busy}");
+            assert_eq!(g.decide(12, false, &stats, t), expected, "busy {busy}");
         }
         let mut fixed = Governor::new(12, false, 500, t0);
         report(&stats, 1, 100, false, 1);
-        assert_eq!(fixed.decide(12, &stats, t0 + WINDOW * 10), 12);
+        assert_eq!(fixed.decide(12, false, &stats, t0 + WINDOW * 10), 12);
     }
 
     #[test]
@@ -554,7 +574,7 @@ mod tests {
         let next = |g: &mut Governor, t: &mut Instant, active, requests| {
             report(&stats, requests, 500, true, 50);
             *t += WINDOW;
-            g.decide(active, &stats, *t)
+            g.decide(active, false, &stats, *t)
         };
         // Two saturated windows at one lane, then a raise.
         assert_eq!(next(&mut g, &mut t, 1, 4), 1);
@@ -590,7 +610,7 @@ mod tests {
             stats.attempt(Duration::from_millis(50), false);
             stats.attempt(Duration::from_millis(50), true);
             t2 += WINDOW;
-            g.decide(active, &stats, t2)
+            g.decide(active, false, &stats, t2)
         };
         assert_eq!(throttled(&mut g2, 2), 2);
         assert_eq!(throttled(&mut g2, 2), 4);
@@ -601,7 +621,7 @@ mod tests {
         let mut light = |active| {
             report(&stats, 2, 100, false, 50);
             t += WINDOW;
-            g.decide(active, &stats, t)
+            g.decide(active, false, &stats, t)
         };
         assert_eq!([light(8), light(8), light(8)], [8, 8, 4]);
         assert_eq!(

@@ -301,3 +301,54 @@ fn a_part_larger_than_a_request_is_cut_into_full_requests() {
     let expected: Vec<String> = (0..250).map(|i| format!("d{i}")).collect();
     assert_eq!(sent, expected);
 }
+
+/// Panics on its first request, then answers 204.
+struct PanicsOnce {
+    posts: usize,
+}
+
+impl Transport for PanicsOnce {
+    fn post(&mut self, _: &[u8]) -> Attempt {
+        self.posts += 1;
+        if self.posts == 1 {
+            panic!("a bug while sending");
+        }
+        Attempt::Answered {
+            status: 204,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    fn endpoint(&self) -> &str {
+        "panics-once"
+    }
+}
+
+#[test]
+fn a_panic_while_sending_fails_that_batch_and_the_lane_goes_on() {
+    let config =
+        Config::from_pairs([("url", "http://127.0.0.1:9/unused"), ("lanes", "1")]).unwrap();
+    let transport = Box::new(PanicsOnce { posts: 0 }) as Box<dyn Transport>;
+    let c = Client::new(&config, vec![transport], "panics".into(), Arc::new(|| {})).unwrap();
+    let first = submit(&c, &devices(0, 3, 1))
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(first.outcome, Outcome::Failed);
+    assert!(
+        first
+            .message
+            .contains("internal error while sending 3 samples"),
+        "{}",
+        first.message
+    );
+    let second = submit(&c, &devices(0, 3, 2))
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(second.outcome, Outcome::Written);
+    let k = c.counters();
+    use promsink::metrics::Counter;
+    assert_eq!(k[Counter::WriteRequestsPermanentlyFailed as usize], 1);
+    assert_eq!(k[Counter::SamplesDropped as usize], 3);
+    assert_eq!(k[Counter::SamplesOut as usize], 3);
+}
