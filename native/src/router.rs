@@ -152,26 +152,6 @@ pub fn gain_needed(from: usize, to: usize) -> f64 {
     1.0 + 0.35 * (to - from) as f64 / from as f64
 }
 
-/// Samples over time, for throughput.
-#[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    samples: u64,
-    elapsed: Duration,
-}
-
-impl Span {
-    fn add(self, samples: u64, elapsed: Duration) -> Span {
-        Span {
-            samples: self.samples + samples,
-            elapsed: self.elapsed + elapsed,
-        }
-    }
-
-    fn rate(self) -> f64 {
-        self.samples as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
 /// A raise on probation: kept only if it raised the throughput.
 #[derive(Debug, Clone, Copy)]
 struct Trial {
@@ -203,8 +183,8 @@ pub struct Governor {
     window_start: Instant,
     lower_votes: u32,
     trial: Option<Trial>,
-    // The last window: its lane count, what it carried, whether its lanes were saturated.
-    last: Option<(usize, Span, bool)>,
+    // The last window: its lane count, its samples/s, whether its lanes were saturated.
+    last: Option<(usize, f64, bool)>,
     cap: usize,
     cap_until: Instant,
 }
@@ -240,9 +220,9 @@ impl Governor {
         }
         self.window_start = now;
         let window = stats.take();
-        let this = Span::default().add(window.samples, elapsed);
+        let rate = window.samples as f64 / elapsed.as_secs_f64();
         let saturated = window.requests > 0 && window.saturated * 2 >= window.requests;
-        let last = self.last.replace((active, this, saturated));
+        let last = self.last.replace((active, rate, saturated));
         if let Some(mut trial) = self.trial.take() {
             if active == trial.to && settling {
                 // New lanes still wait for the old generation: nothing to judge yet.
@@ -252,7 +232,7 @@ impl Governor {
             if active == trial.to {
                 trial.windows += 1;
                 if trial.windows > 1 {
-                    trial.best = trial.best.max(this.rate());
+                    trial.best = trial.best.max(rate);
                     trial.retried |= window.retries > 0;
                 }
                 if trial.windows <= TRIAL_WINDOWS {
@@ -286,7 +266,7 @@ impl Governor {
                     self.trial = Some(Trial {
                         from: active,
                         to: wanted,
-                        baseline: before.rate().max(this.rate()),
+                        baseline: before.max(rate),
                         windows: 0,
                         best: 0.0,
                         retried: false,
