@@ -136,7 +136,7 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
 
     // Saturating traffic, waiting on the receiver: the lane count rises step by step (each
     // raise kept because the throughput grew), and is never lowered meanwhile.
-    let heavy = drive(&c, 100, 300, 100, Duration::ZERO);
+    let heavy = drive(&c, 100, 500, 100, Duration::ZERO);
     assert!(heavy.contains(&2) && heavy.contains(&4), "{heavy:?}");
     assert!(*heavy.last().unwrap() > 4, "{heavy:?}");
     assert!(
@@ -161,9 +161,9 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
     for (device, mut samples) in sent {
         samples.sort_unstable();
         let expected_count = if device[1..].parse::<usize>().unwrap() < 20 {
-            352
+            552
         } else {
-            300
+            500
         };
         assert_eq!(samples.len(), expected_count, "{device}");
         assert!(
@@ -183,7 +183,7 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
         }
         total += samples.len();
     }
-    assert_eq!(total, 12 * 20 + 300 * 100 + 40 * 20);
+    assert_eq!(total, 12 * 20 + 500 * 100 + 40 * 20);
     // Back at one lane, light traffic takes one request per batch again, not one per lane.
     let tail: Vec<usize> = log[log.len() - 3..]
         .iter()
