@@ -335,11 +335,6 @@ impl Router {
         self.word.load(Ordering::Relaxed)
     }
 
-    /// The generation parts routed now belong to.
-    pub fn generation(&self) -> u64 {
-        self.state.lock().generation
-    }
-
     /// Whether parts of the previous generation are still pending (a change is settling).
     pub fn settling(&self) -> bool {
         let s = self.state.lock();
@@ -635,7 +630,6 @@ mod tests {
         r.dispatch([(0, part(0, 1)), (1, part(0, 2))]).unwrap();
         assert_eq!(r.lanes_word(), 2);
         assert_eq!(r.resize(4), 4);
-        assert_eq!(r.generation(), 1);
         assert_eq!(r.lanes_word(), 1 << 8 | 4);
         r.dispatch((0..4).map(|lane| (lane, part(1, 10 + lane as u64))))
             .unwrap();

@@ -63,35 +63,28 @@ impl Transport for Recording {
     }
 }
 
-fn recording_client(lanes: usize, delay: Duration) -> (Client, Arc<Mutex<Vec<Request>>>) {
-    let lanes_value = lanes.to_string();
-    let config = Config::from_pairs([
-        ("url", "http://127.0.0.1:9/unused"),
-        ("lanes", lanes_value.as_str()),
-        ("max_request_samples", "100"),
-    ])
-    .unwrap();
+/// A client over `Recording` lanes (`lanes` of `options`, after a placeholder url) answering
+/// after `delay`; the first request of the first lane waits for `gate`, if given.
+fn recording_client(
+    options: &[(&str, &str)],
+    delay: Duration,
+    mut gate: Option<Rx<()>>,
+) -> (Client, Arc<Mutex<Vec<Request>>>) {
+    let mut pairs = vec![("url", "http://127.0.0.1:9/unused")];
+    pairs.extend_from_slice(options);
+    let config = Config::from_pairs(pairs).unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
-    let transports = (0..lanes)
+    let transports = (0..config.lanes)
         .map(|_| {
             Box::new(Recording {
                 delay,
                 log: log.clone(),
-                gate: None,
+                gate: gate.take(),
             }) as Box<dyn Transport>
         })
         .collect();
-    let client = Client::new(&config, transports, "adaptive".into(), Arc::new(|| {})).unwrap();
+    let client = Client::new(&config, transports, "recording".into(), Arc::new(|| {})).unwrap();
     (client, log)
-}
-
-/// Series d0..d{series-1}, one sample each at `timestamp`.
-fn batch_at(series: usize, timestamp: i64) -> Vec<u8> {
-    let mut w = BatchWriter::new();
-    for i in 0..series {
-        w.series("m", &[("device", &format!("d{i}"))], &[(1.0, timestamp)]);
-    }
-    w.finish()
 }
 
 /// Submits `batches` batches of `series` series, `pace` apart, keeping at most 3 batches in
@@ -114,10 +107,7 @@ fn drive(
         while in_flight.len() >= 3 * c.active_lanes() {
             finish(in_flight.pop_front().unwrap(), &mut lanes);
         }
-        let (tx, rx) = unbounded();
-        c.submit(&batch_at(series, t), Box::new(move |r| tx.send(r).unwrap()))
-            .unwrap();
-        in_flight.push_back(rx);
+        in_flight.push_back(submit(c, &devices(0, series, t)));
         std::thread::sleep(pace);
     }
     in_flight.into_iter().for_each(|rx| finish(rx, &mut lanes));
@@ -126,7 +116,8 @@ fn drive(
 
 #[test]
 fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
-    let (c, log) = recording_client(8, Duration::from_millis(20));
+    let options = [("lanes", "8"), ("max_request_samples", "100")];
+    let (c, log) = recording_client(&options, Duration::from_millis(20), None);
     assert_eq!(c.active_lanes(), 1);
 
     // Light traffic (200 samples/s, 4 per round trip) fits one lane: one request per batch.
@@ -194,23 +185,8 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
 
 #[test]
 fn fixed_lanes_stay_all_in_use() {
-    let config = Config::from_pairs([
-        ("url", "http://127.0.0.1:9/unused"),
-        ("lanes", "4"),
-        ("lanes.adaptive", "false"),
-    ])
-    .unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let transports = (0..4)
-        .map(|_| {
-            Box::new(Recording {
-                delay: Duration::ZERO,
-                log: log.clone(),
-                gate: None,
-            }) as Box<dyn Transport>
-        })
-        .collect();
-    let c = Client::new(&config, transports, "fixed".into(), Arc::new(|| {})).unwrap();
+    let options = [("lanes", "4"), ("lanes.adaptive", "false")];
+    let (c, _) = recording_client(&options, Duration::ZERO, None);
     let lanes = drive(&c, 0, 10, 20, Duration::from_millis(100));
     assert_eq!(lanes, [4; 10]);
 }
@@ -221,21 +197,13 @@ fn gated_client() -> (
     Arc<Mutex<Vec<Request>>>,
     crossbeam_channel::Sender<()>,
 ) {
-    let config = Config::from_pairs([
-        ("url", "http://127.0.0.1:9/unused"),
+    let (open, gate) = unbounded();
+    let options = [
         ("lanes", "1"),
         ("lanes.adaptive", "false"),
         ("max_request_samples", "100"),
-    ])
-    .unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (open, gate) = unbounded();
-    let transport = Box::new(Recording {
-        delay: Duration::ZERO,
-        log: log.clone(),
-        gate: Some(gate),
-    }) as Box<dyn Transport>;
-    let c = Client::new(&config, vec![transport], "gated".into(), Arc::new(|| {})).unwrap();
+    ];
+    let (c, log) = recording_client(&options, Duration::ZERO, Some(gate));
     (c, log, open)
 }
 
