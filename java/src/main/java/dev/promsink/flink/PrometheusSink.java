@@ -5,7 +5,6 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.base.sink.AsyncSinkBase;
@@ -19,7 +18,8 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  * native (Rust) core. Build it with {@link #builder()}; use it with {@code stream.keyBy(new
  * PrometheusTimeSeriesLabelsAndMetricNameKeySelector()).sinkTo(sink)}.
  */
-public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, PrometheusTimeSeries> {
+public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, PrometheusTimeSeries>
+    implements FlinkLineSink<PrometheusTimeSeries> {
   private static final long serialVersionUID = 1L;
 
   /**
@@ -68,14 +68,6 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
   /** A builder with the Apache connector's options and defaults. */
   public static PrometheusSinkBuilder builder() {
     return new PrometheusSinkBuilder();
-  }
-
-  /** Not used by Flink 1.20+, which calls {@link #createWriter(WriterInitContext)}. */
-  @SuppressWarnings("deprecation")
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
-      createWriter(Sink.InitContext context) {
-    throw new UnsupportedOperationException(
-        "promsink needs Flink 1.20 or later (createWriter(WriterInitContext))");
   }
 
   @Override

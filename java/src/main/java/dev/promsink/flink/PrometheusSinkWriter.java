@@ -14,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
-import org.apache.flink.connector.base.sink.writer.AsyncSinkWriter;
 import org.apache.flink.connector.base.sink.writer.BufferedRequestState;
 import org.apache.flink.connector.base.sink.writer.ElementConverter;
 import org.apache.flink.connector.base.sink.writer.ResultHandler;
@@ -32,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * on HTTP.
  */
 final class PrometheusSinkWriter
-    extends AsyncSinkWriter<PrometheusTimeSeries, PrometheusTimeSeries> {
+    extends FlinkLineAsyncSinkWriter<PrometheusTimeSeries, PrometheusTimeSeries> {
   private static final Logger LOG = LoggerFactory.getLogger(PrometheusSinkWriter.class);
 
   private final NativeClient client;

@@ -1,8 +1,6 @@
 package dev.promsink.flink;
 
-import org.apache.flink.api.common.ExecutionConfig;
 import org.apache.flink.api.common.serialization.SerializerConfig;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 
 /**
@@ -12,7 +10,7 @@ import org.apache.flink.api.common.typeutils.TypeSerializer;
  * <p>To partition records by series, use {@link PrometheusTimeSeriesLabelsAndMetricNameKeySelector}
  * rather than the record itself as the key.
  */
-public class PrometheusTimeSeriesTypeInfo extends TypeInformation<PrometheusTimeSeries> {
+public class PrometheusTimeSeriesTypeInfo extends FlinkLineTypeInformation<PrometheusTimeSeries> {
 
   private static final long serialVersionUID = 1L;
 
@@ -51,20 +49,6 @@ public class PrometheusTimeSeriesTypeInfo extends TypeInformation<PrometheusTime
 
   @Override
   public TypeSerializer<PrometheusTimeSeries> createSerializer(SerializerConfig config) {
-    return PrometheusTimeSeriesSerializer.INSTANCE;
-  }
-
-  /**
-   * Returns the serializer. Flink 1.20 still declares this method abstract; it is deprecated in
-   * favour of {@link #createSerializer(SerializerConfig)}. Kept without {@code @Override} so the
-   * class also compiles against Flink versions that have removed it.
-   *
-   * @param config ignored
-   * @return the serializer
-   * @deprecated use {@link #createSerializer(SerializerConfig)}
-   */
-  @Deprecated
-  public TypeSerializer<PrometheusTimeSeries> createSerializer(ExecutionConfig config) {
     return PrometheusTimeSeriesSerializer.INSTANCE;
   }
 

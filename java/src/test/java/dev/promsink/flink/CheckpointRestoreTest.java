@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.promsink.flink.jni.SinkCounter;
 import dev.promsink.flink.testing.AttemptSinkCounters;
 import dev.promsink.flink.testing.PrometheusServer;
-import dev.promsink.flink.testing.RestoreRecordingSink;
 import dev.promsink.flink.testing.Samples;
 import dev.promsink.flink.testing.SequenceGate;
 import dev.promsink.flink.testing.SinkJobs;

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.connector.source.SourceReaderContext;
@@ -279,13 +280,39 @@ public final class SequenceGate {
           recordsPerSecond > 0
               ? RateLimiterStrategy.perSecond(recordsPerSecond).createRateLimiter(parallelism)
               : null;
-      SequenceGate gate = named(gateName);
-      return () -> {
-        if (pacer == null) {
-          return gate.permitNext(enforceLimit);
-        }
-        return pacer.acquire().thenCompose(ignored -> gate.permitNext(enforceLimit));
-      };
+      return new GateRateLimiter(pacer, named(gateName), enforceLimit);
+    }
+  }
+
+  /**
+   * One permit per record. Flink 1.20's rate limiter asks with {@code acquire()}, Flink 2's with
+   * {@code acquire(int)} (its {@code acquire()} asks for one): this answers both.
+   */
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private static final class GateRateLimiter implements RateLimiter {
+    private final RateLimiter pacer;
+    private final SequenceGate gate;
+    private final boolean enforceLimit;
+
+    GateRateLimiter(RateLimiter pacer, SequenceGate gate, boolean enforceLimit) {
+      this.pacer = pacer;
+      this.gate = gate;
+      this.enforceLimit = enforceLimit;
+    }
+
+    @Override
+    public CompletionStage<Void> acquire() {
+      if (pacer == null) {
+        return gate.permitNext(enforceLimit);
+      }
+      return pacer.acquire().thenCompose(ignored -> gate.permitNext(enforceLimit));
+    }
+
+    public CompletionStage<Void> acquire(int records) {
+      if (records != 1) {
+        throw new UnsupportedOperationException("the gate permits one record at a time");
+      }
+      return acquire();
     }
   }
 }

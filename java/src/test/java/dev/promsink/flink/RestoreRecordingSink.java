@@ -1,7 +1,5 @@
-package dev.promsink.flink.testing;
+package dev.promsink.flink;
 
-import dev.promsink.flink.PrometheusSink;
-import dev.promsink.flink.PrometheusTimeSeries;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -9,7 +7,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
@@ -23,7 +20,7 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  * writers, state serializer ({@code PrometheusTimeSeriesStateSerializer}), behaviour.
  */
 public final class RestoreRecordingSink
-    implements Sink<PrometheusTimeSeries>,
+    implements FlinkLineSink<PrometheusTimeSeries>,
         SupportsWriterState<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>> {
   private static final long serialVersionUID = 1L;
   private static final Map<String, List<Writer>> WRITERS = new ConcurrentHashMap<>();
@@ -75,14 +72,6 @@ public final class RestoreRecordingSink
     synchronized (list) {
       return new ArrayList<>(list);
     }
-  }
-
-  /** Not used by Flink 1.20+, which calls {@link #createWriter(WriterInitContext)}. */
-  @Override
-  @SuppressWarnings("deprecation")
-  public StatefulSinkWriter<PrometheusTimeSeries, BufferedRequestState<PrometheusTimeSeries>>
-      createWriter(Sink.InitContext context) {
-    throw new UnsupportedOperationException("Flink 1.20 calls createWriter(WriterInitContext)");
   }
 
   @Override

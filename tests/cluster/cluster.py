@@ -1,0 +1,222 @@
+"""Real processes for the cluster tests: a Prometheus and a standalone Flink cluster (a JobManager
+and TaskManagers, separate JVMs, from an official distribution), all on 127.0.0.1 with free ports,
+stopped and removed when done. No test logic here."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        return json.load(answer)
+
+
+def wait_until(what, check, seconds, interval=0.2):
+    """Polls check() until it returns a true value (returned) or the time is up (AssertionError)."""
+    deadline = time.monotonic() + seconds
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except OSError as e:  # not listening yet
+            last_error = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what} (last error: {last_error})")
+
+
+def stop_process(process, seconds=10):
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Prometheus:
+    """A Prometheus with the Remote-Write receiver on, on 127.0.0.1, with its own data folder."""
+
+    def __init__(self, binary="prometheus", extra_config=""):
+        self.binary = binary
+        self.extra_config = extra_config
+        self.port = free_port()
+        self.folder = tempfile.mkdtemp(prefix="promsink-prometheus-")
+        self.process = None
+
+    @property
+    def write_url(self):
+        return f"http://127.0.0.1:{self.port}/api/v1/write"
+
+    def __enter__(self):
+        config = os.path.join(self.folder, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1h\n" + self.extra_config)
+        self.log = open(os.path.join(self.folder, "prometheus.log"), "w")
+        self.process = subprocess.Popen(
+            [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.folder}/data",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
+             "--log.level=warn"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until("Prometheus to be ready",
+                   lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2)
+                   .status == 200, 30)
+        return self
+
+    def __exit__(self, *exc):
+        stop_process(self.process)
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def query(self, expr, at=None):
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = str(at)
+        answer = http_json(f"http://127.0.0.1:{self.port}/api/v1/query?"
+                           + urllib.parse.urlencode(params), timeout=60)
+        assert answer["status"] == "success", answer
+        return answer["data"]["result"]
+
+    def samples(self, metric, window="2h"):
+        """Every stored sample of a metric: {(labels without __name__, sorted): [(ms, value)]}."""
+        out = {}
+        for series in self.query(f"{metric}[{window}]"):
+            labels = tuple(sorted((k, v) for k, v in series["metric"].items() if k != "__name__"))
+            out[labels] = [(round(float(t) * 1000), float(v)) for t, v in series["values"]]
+        return out
+
+
+class FlinkCluster:
+    """A standalone Flink cluster from a distribution's bin/ scripts: one JobManager and
+    `taskmanagers` TaskManagers (each a JVM of its own), configured in a private conf folder."""
+
+    def __init__(self, flink_home, taskmanagers=1, slots=2, extra_config=None):
+        self.home = flink_home
+        self.taskmanagers = taskmanagers
+        self.slots = slots
+        self.extra_config = extra_config or {}
+        self.folder = tempfile.mkdtemp(prefix="promsink-flink-")
+        self.rest_port = free_port()
+        self.env = dict(os.environ,
+                        FLINK_CONF_DIR=os.path.join(self.folder, "conf"),
+                        FLINK_LOG_DIR=os.path.join(self.folder, "log"),
+                        FLINK_PID_DIR=os.path.join(self.folder, "pid"))
+
+    @property
+    def rest(self):
+        return f"http://127.0.0.1:{self.rest_port}"
+
+    def _java_opts(self):
+        with open(os.path.join(self.home, "conf", "config.yaml")) as f:
+            for line in f:
+                if line.strip().startswith("all: --add"):
+                    return line.split("all:", 1)[1].strip()
+        raise AssertionError("no env.java.opts.all in the distribution's config.yaml")
+
+    def _write_conf(self):
+        conf = self.env["FLINK_CONF_DIR"]
+        shutil.copytree(os.path.join(self.home, "conf"), conf)
+        os.makedirs(self.env["FLINK_LOG_DIR"])
+        settings = {
+            "env.java.opts.all": self._java_opts(),
+            "jobmanager.bind-host": "127.0.0.1",
+            "jobmanager.rpc.address": "127.0.0.1",
+            "jobmanager.rpc.port": str(free_port()),
+            "jobmanager.memory.process.size": "1024m",
+            "taskmanager.bind-host": "127.0.0.1",
+            "taskmanager.host": "127.0.0.1",
+            "taskmanager.numberOfTaskSlots": str(self.slots),
+            "taskmanager.memory.process.size": "1024m",
+            "rest.address": "127.0.0.1",
+            "rest.bind-address": "127.0.0.1",
+            "rest.port": str(self.rest_port),
+            "parallelism.default": "1",
+        }
+        settings.update(self.extra_config)
+        # Flat keys are valid YAML for config.yaml on Flink 1.20 and 2.x alike.
+        with open(os.path.join(conf, "config.yaml"), "w") as f:
+            for key, value in settings.items():
+                f.write(f"{key}: {json.dumps(value)}\n")
+
+    def _script(self, *args, check=True):
+        return subprocess.run([os.path.join(self.home, "bin", args[0]), *args[1:]], env=self.env,
+                              check=check, capture_output=True, text=True, timeout=120)
+
+    def __enter__(self):
+        self._write_conf()
+        try:
+            self._script("jobmanager.sh", "start")
+            for _ in range(self.taskmanagers):
+                self.start_taskmanager()
+            self.wait_for_slots(self.taskmanagers * self.slots)
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
+            raise
+        return self
+
+    def start_taskmanager(self):
+        self._script("taskmanager.sh", "start")
+
+    def wait_for_slots(self, slots, seconds=90):
+        wait_until(f"{slots} task slots",
+                   lambda: http_json(self.rest + "/overview")["slots-total"] >= slots, seconds)
+
+    def __exit__(self, *exc):
+        for pid_file in sorted(os.listdir(self.env["FLINK_PID_DIR"])) if os.path.isdir(
+                self.env["FLINK_PID_DIR"]) else []:
+            with open(os.path.join(self.env["FLINK_PID_DIR"], pid_file)) as f:
+                for pid in f.read().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        if exc[0] is not None:
+            self.print_logs()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def print_logs(self, lines=60):
+        log_dir = self.env["FLINK_LOG_DIR"]
+        for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []:
+            if name.endswith(".log") or name.endswith(".out"):
+                with open(os.path.join(log_dir, name), errors="replace") as f:
+                    tail = f.readlines()[-lines:]
+                print(f"---- {name} (last {len(tail)} lines)\n" + "".join(tail))
+
+    def run(self, jar, *args, seconds=300):
+        """Submits a job jar with `bin/flink run` (attached: returns when the job has ended)."""
+        result = subprocess.run(
+            [os.path.join(self.home, "bin", "flink"), "run", "-m", f"127.0.0.1:{self.rest_port}",
+             jar, *args], env=self.env, capture_output=True, text=True, timeout=seconds)
+        if result.returncode != 0:
+            self.print_logs()
+        assert result.returncode == 0, f"flink run failed:\n{result.stdout}\n{result.stderr}"
+        return result.stdout
+
+    def jobs(self):
+        return http_json(self.rest + "/jobs/overview")["jobs"]
+
+    def log_text(self, kind):
+        """The text of every log of the given kind ('taskexecutor', 'standalonesession')."""
+        log_dir = self.env["FLINK_LOG_DIR"]
+        text = ""
+        for name in sorted(os.listdir(log_dir)):
+            if kind in name and name.endswith(".log"):
+                with open(os.path.join(log_dir, name), errors="replace") as f:
+                    text += f.read()
+        return text
