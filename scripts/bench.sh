@@ -15,14 +15,17 @@ scripts/install-deps.sh >/dev/null
 python3 -c "import matplotlib" 2>/dev/null || pip install -q matplotlib
 
 echo "== building (profile bench: JMH, protobuf-java and snappy-java for the pure-Java baseline)"
-mvn -B -q -ntp -Dstyle.color=never -Pbench -DskipTests -Dspotless.check.skip=true test-compile
-mvn -B -q -ntp -Dstyle.color=never -Pbench dependency:build-classpath -Dmdep.includeScope=test \
-  -Dmdep.outputFile=target/bench.classpath
+# On the Flink 1.20 line, the one Apache's connector 1.0.0 serves.
+module=java/flink-1.20
+mvn -B -q -ntp -Dstyle.color=never -Pbench -DskipTests -Dspotless.check.skip=true -pl "$module" -am \
+  test-compile
+mvn -B -q -ntp -Dstyle.color=never -Pbench -pl "$module" dependency:build-classpath \
+  -Dmdep.includeScope=test -Dmdep.outputFile="$PWD/target/bench.classpath"
 opens=$(sed -n 's:.*<flink.jvm.opens>\(.*\)</flink.jvm.opens>.*:\1:p' pom.xml)
 run_java() {
   # shellcheck disable=SC2086
   java $opens -Xmx4g -Dlog4j2.configurationFile=java/src/test/resources/log4j2-test.properties \
-    -cp "target/classes:target/test-classes:$(cat target/bench.classpath)" "$@" 2>&1
+    -cp "$module/target/classes:$module/target/test-classes:$(cat target/bench.classpath)" "$@" 2>&1
 }
 
 echo "== 1. native CPU per sample (Rust: promsink's preparation vs prost + snappy floor)"
@@ -30,7 +33,7 @@ cargo run -q --release -p promsink --example encode_floor 2 | tee -a "$out/nativ
 
 echo "== 1. CPU and allocation per sample, records to compressed body (JMH, -prof gc)"
 # shellcheck disable=SC2086
-java -cp "target/classes:target/test-classes:$(cat target/bench.classpath)" org.openjdk.jmh.Main \
+java -cp "$module/target/classes:$module/target/test-classes:$(cat target/bench.classpath)" org.openjdk.jmh.Main \
   'CpuPerSampleBenchmark\.(promsink|promsinkJavaPart|readRecordsOnly|pureJavaBaseline)$' -f "$repeats" -wi 3 -i 5 -w 1 -r 1 \
   -prof gc -rf csv -rff "$out/jmh.csv" | grep -E '^(Benchmark|CpuPerSample)' | grep -v 'gc\.'
 

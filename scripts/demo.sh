@@ -2,17 +2,28 @@
 # The demo: builds promsink, starts a Prometheus on 127.0.0.1, runs a Flink job (a simulated
 # fleet of devices, keyBy, sink parallelism 2) for about half a minute, then shows what arrived
 # in Prometheus and the sink's counters. Stops everything it started.
-#   DEMO_SECONDS=30 DEMO_DEVICES=200 DEMO_PORT=19090 scripts/demo.sh
+#   DEMO_FLINK=2 DEMO_SECONDS=30 DEMO_DEVICES=200 DEMO_PORT=19090 scripts/demo.sh
+# DEMO_FLINK picks the Flink line: 2 (the default: Flink 2.x) or 1.20.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+line=${DEMO_FLINK:-2}
+case "$line" in
+  1.20 | 2) ;;
+  *) echo "DEMO_FLINK must be 2 or 1.20, not '$line'" >&2; exit 2 ;;
+esac
+module=java/flink-$line
+flink_version=$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' "$module/pom.xml" | head -1)
 seconds=${DEMO_SECONDS:-30}
 devices=${DEMO_DEVICES:-200}
 port=${DEMO_PORT:-19090}
 
 scripts/install-deps.sh >/dev/null
-echo "== building (cargo release + mvn, tests skipped)"
-mvn -B -q -ntp -Dstyle.color=never -DskipTests -Dspotless.check.skip=true test-compile
-mvn -B -q -ntp -Dstyle.color=never dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/demo.classpath
+echo "== building for Flink $flink_version (cargo release + mvn, tests skipped)"
+mvn -B -q -ntp -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl "$module" -am \
+  test-compile
+mkdir -p target
+mvn -B -q -ntp -Dstyle.color=never -pl "$module" dependency:build-classpath \
+  -Dmdep.includeScope=test -Dmdep.outputFile="$PWD/target/demo-$line.classpath"
 
 work=$(mktemp -d)
 cleanup() {
@@ -35,8 +46,9 @@ echo "== Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') re
 
 opens=$(sed -n 's:.*<flink.jvm.opens>\(.*\)</flink.jvm.opens>.*:\1:p' pom.xml)
 # shellcheck disable=SC2086
+echo "== running the fleet job on Flink $flink_version (MiniCluster, sink parallelism 2)"
 java $opens -Dlog4j2.configurationFile=java/src/test/resources/log4j2-test.properties \
-  -cp "target/classes:target/test-classes:$(cat target/demo.classpath)" \
+  -cp "$module/target/classes:$module/target/test-classes:$(cat "target/demo-$line.classpath")" \
   dev.promsink.flink.demo.FleetDemoJob "http://127.0.0.1:$port/api/v1/write" "$seconds" "$devices" \
   2>&1 | grep -v -E "WebMonitorUtils|DelegationTokenManager|^\s+at |^SLF4J"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test promsink: the real receivers used by the
-# tests and the demo (Debian packages prometheus and victoria-metrics), Maven and a JDK. Rust
-# (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
+# tests and the demo (Debian packages prometheus and victoria-metrics), Maven, a JDK, Python 3
+# with pytest. Rust (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -12,6 +12,7 @@ command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
@@ -23,8 +24,11 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-for tool in cargo rustfmt cargo-clippy mvn java prometheus victoria-metrics; do
+for tool in cargo rustfmt cargo-clippy mvn java prometheus victoria-metrics python3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing after install: $tool" >&2; exit 1; }
 done
+# pytest runs the standalone-cluster tests (tests/cluster).
+python3 -m pytest --version >/dev/null 2>&1 \
+  || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore pytest
 # The Debian package may start its own Prometheus service on :9090; tests use their own ports
 # on 127.0.0.1 and never that one.
