@@ -14,6 +14,7 @@ use crate::http::Transport;
 pub use crate::lane::Outcome;
 use crate::lane::{Lane, Part, PartDone};
 use crate::metrics::{Counter, Counters, COUNTERS};
+use crate::request::Protocol;
 use crate::router::{jump, series_key, Governor, LaneStats, Router};
 use crate::validate::{Invalid, NormalSeries, Normalizer};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
@@ -72,7 +73,9 @@ impl PartDone for Batch {
     fn part_done(&self, outcome: Outcome, message: &str) {
         {
             let mut worst = self.worst.lock();
-            if outcome > worst.0 {
+            // The worst outcome wins; a notice that comes with `Written` is kept unless a worse
+            // outcome brings its own message.
+            if outcome > worst.0 || (worst.1.is_empty() && !message.is_empty()) {
                 *worst = (outcome, message.to_string());
             }
         }
@@ -137,6 +140,7 @@ impl Client {
             Arc::new(Router::new(senders, first))
         };
         let stats = Arc::new(LaneStats::default());
+        let protocol = Arc::new(Protocol::new(config.remote_write));
         let mut workers = Vec::new();
         let mut encoders = Vec::new();
         for (i, (transport, parts_rx)) in transports.into_iter().zip(receivers).enumerate() {
@@ -150,6 +154,7 @@ impl Client {
                 spare: spare_tx.clone(),
                 router: router.clone(),
                 stats: stats.clone(),
+                protocol: protocol.clone(),
             };
             let (done, on_start) = (done_tx.clone(), on_start.clone());
             let handle = std::thread::Builder::new()

@@ -3,6 +3,7 @@
 //! this parser checks again so that the native core is safe on its own.
 
 use crate::error::{Error, Result};
+use crate::http::WireVersion;
 use crate::retry::RetryPolicy;
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ pub struct Config {
     pub adaptive_lanes: bool,
     /// Upper bound in samples of a request coalesced from pending parts.
     pub max_request_samples: u64,
+    /// The Remote-Write version to send; 2.0 falls back to 1.0 for a receiver that shows it does
+    /// not speak 2.0 (`lane.rs`).
+    pub remote_write: WireVersion,
 }
 
 impl Default for Config {
@@ -80,6 +84,7 @@ impl Default for Config {
             lanes: 1,
             adaptive_lanes: true,
             max_request_samples: 500,
+            remote_write: WireVersion::V1,
         }
     }
 }
@@ -91,7 +96,7 @@ impl Config {
     /// `retry.max_delay_ms`, `retry.max_retries`, `on_max_retries_exceeded` (`FAIL` or
     /// `DISCARD_AND_CONTINUE`), `tls.ca_file`, `auth.basic.username` with `auth.basic.password`,
     /// `auth.bearer_token`, `lanes`, `lanes.adaptive` (`true` or `false`),
-    /// `max_request_samples`, `header.<Name>`. Messages never repeat the value of a credential.
+    /// `max_request_samples`, `remote_write.version` (`1` or `2`), `header.<Name>`. Messages never repeat the value of a credential.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
         let mut c = Config::default();
         let mut username = None;
@@ -129,6 +134,15 @@ impl Config {
                     }
                 }
                 "max_request_samples" => c.max_request_samples = number(key, value)?,
+                "remote_write.version" => {
+                    c.remote_write = match value {
+                        "1" => WireVersion::V1,
+                        "2" => WireVersion::V2,
+                        _ => {
+                            return Err(Error::config(format!("{key} is {value:?}; allowed: 1, 2")))
+                        }
+                    }
+                }
                 "on_max_retries_exceeded" => {
                     c.on_retry_limit = match value {
                         "FAIL" => OnRetryLimit::Fail,

@@ -8,11 +8,11 @@ use crate::validate::NormalSeries;
 use prost::encoding::{encode_varint, encoded_len_varint};
 
 // Field numbers and wire types of proto/remote.proto, pre-shifted into tags.
-const TAG_WRITE_REQUEST_TIMESERIES: u8 = (1 << 3) | 2;
-const TAG_TIMESERIES_LABELS: u8 = (1 << 3) | 2;
-const TAG_TIMESERIES_SAMPLES: u8 = (2 << 3) | 2;
-const TAG_LABEL_NAME: u8 = (1 << 3) | 2;
-const TAG_LABEL_VALUE: u8 = (2 << 3) | 2;
+pub(crate) const TAG_WRITE_REQUEST_TIMESERIES: u8 = (1 << 3) | 2;
+pub(crate) const TAG_TIMESERIES_LABELS: u8 = (1 << 3) | 2;
+pub(crate) const TAG_TIMESERIES_SAMPLES: u8 = (2 << 3) | 2;
+pub(crate) const TAG_LABEL_NAME: u8 = (1 << 3) | 2;
+pub(crate) const TAG_LABEL_VALUE: u8 = (2 << 3) | 2;
 const TAG_SAMPLE_VALUE: u8 = (1 << 3) | 1;
 const TAG_SAMPLE_TIMESTAMP: u8 = 2 << 3;
 
@@ -153,7 +153,7 @@ fn count_samples(mut body: &[u8]) -> u64 {
 }
 
 /// A varint and the bytes it took, if complete.
-fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+pub(crate) fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (i, &b) in bytes.iter().enumerate().take(10) {
         value |= u64::from(b & 0x7f) << (7 * i);

@@ -11,6 +11,36 @@ use ureq::tls::{Certificate, PemItem};
 /// At most this much of an error body is kept for logs and exceptions.
 pub const MAX_ERROR_BODY: usize = 4096;
 
+/// The answer header in which a Remote-Write 2.0 receiver says how many samples it wrote.
+pub const SAMPLES_WRITTEN_HEADER: &str = "x-prometheus-remote-write-samples-written";
+
+/// The wire format of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireVersion {
+    /// Remote-Write 1.0: `prometheus.WriteRequest`.
+    V1,
+    /// Remote-Write 2.0: `io.prometheus.write.v2.Request`.
+    V2,
+}
+
+impl WireVersion {
+    /// The `Content-Type` of a request body in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            WireVersion::V1 => "application/x-protobuf",
+            WireVersion::V2 => "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+        }
+    }
+
+    /// The `X-Prometheus-Remote-Write-Version` header of a request in this format.
+    pub fn version_header(self) -> &'static str {
+        match self {
+            WireVersion::V1 => "0.1.0",
+            WireVersion::V2 => "2.0.0",
+        }
+    }
+}
+
 /// The result of one attempt to send a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
@@ -22,6 +52,9 @@ pub enum Attempt {
         retry_after: Option<Duration>,
         /// The start of the response body (at most [`MAX_ERROR_BODY`] bytes), lossily decoded.
         body: String,
+        /// The samples the receiver says it wrote (`X-Prometheus-Remote-Write-Samples-Written`),
+        /// when it said so: Remote-Write 2.0 receivers do, 1.0 receivers do not.
+        written: Option<u64>,
     },
     /// No answer: connection refused or reset, timeout, TLS or protocol failure.
     NoAnswer {
@@ -45,8 +78,8 @@ pub trait Signer: Send {
 
 /// Sends one request body. Implemented by [`HttpTransport`] and by test doubles.
 pub trait Transport: Send {
-    /// Posts `body` (snappy-compressed protobuf) once.
-    fn post(&mut self, body: &[u8]) -> Attempt;
+    /// Posts `body` (snappy-compressed protobuf in the format `version`) once.
+    fn post(&mut self, body: &[u8], version: WireVersion) -> Attempt;
     /// The endpoint, for messages.
     fn endpoint(&self) -> &str;
 }
@@ -55,8 +88,10 @@ pub trait Transport: Send {
 pub struct HttpTransport {
     agent: ureq::Agent,
     url: String,
-    /// Every header sent, the reserved ones first; what a signer is shown.
+    /// Every header sent with a 1.0 request, the reserved ones first; what a signer is shown.
     headers: Vec<(String, String)>,
+    /// The same for a 2.0 request (another content type and version).
+    headers_v2: Vec<(String, String)>,
     signer: Option<SharedSigner>,
 }
 
@@ -85,26 +120,30 @@ impl HttpTransport {
             .timeout_recv_body(t)
             .build()
             .into();
-        let mut headers = vec![
-            ("Content-Encoding".to_string(), "snappy".to_string()),
-            (
-                "Content-Type".to_string(),
-                "application/x-protobuf".to_string(),
-            ),
-            (
-                "X-Prometheus-Remote-Write-Version".to_string(),
-                "0.1.0".to_string(),
-            ),
-            ("User-Agent".to_string(), config.user_agent.clone()),
-        ];
-        if let Some(auth) = &config.authorization {
-            headers.push(("Authorization".to_string(), auth.0.clone()));
-        }
-        headers.extend(config.headers.iter().cloned());
+        let headers = |version: WireVersion| {
+            let mut headers = vec![
+                ("Content-Encoding".to_string(), "snappy".to_string()),
+                (
+                    "Content-Type".to_string(),
+                    version.content_type().to_string(),
+                ),
+                (
+                    "X-Prometheus-Remote-Write-Version".to_string(),
+                    version.version_header().to_string(),
+                ),
+                ("User-Agent".to_string(), config.user_agent.clone()),
+            ];
+            if let Some(auth) = &config.authorization {
+                headers.push(("Authorization".to_string(), auth.0.clone()));
+            }
+            headers.extend(config.headers.iter().cloned());
+            headers
+        };
         Ok(HttpTransport {
             agent,
             url: config.url.clone(),
-            headers,
+            headers: headers(WireVersion::V1),
+            headers_v2: headers(WireVersion::V2),
             signer: None,
         })
     }
@@ -160,12 +199,16 @@ fn read_ca_file(path: &str) -> Result<Vec<Certificate<'static>>> {
 }
 
 impl Transport for HttpTransport {
-    fn post(&mut self, body: &[u8]) -> Attempt {
+    fn post(&mut self, body: &[u8], version: WireVersion) -> Attempt {
+        let base = match version {
+            WireVersion::V1 => &self.headers,
+            WireVersion::V2 => &self.headers_v2,
+        };
         let signed;
         let headers = match &self.signer {
-            Some(signer) => match signer.lock().sign(&self.headers, body) {
+            Some(signer) => match signer.lock().sign(base, body) {
                 Ok(extra) => {
-                    signed = merge_headers(&self.headers, extra);
+                    signed = merge_headers(base, extra);
                     &signed
                 }
                 Err(error) => {
@@ -175,7 +218,7 @@ impl Transport for HttpTransport {
                     }
                 }
             },
-            None => &self.headers,
+            None => base,
         };
         let mut request = self.agent.post(&self.url);
         for (name, value) in headers {
@@ -189,6 +232,11 @@ impl Transport for HttpTransport {
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let written = response
+                    .headers()
+                    .get(SAMPLES_WRITTEN_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok());
                 let mut bytes = Vec::new();
                 // Read at most MAX_ERROR_BODY bytes; a short 2xx body is drained so the
                 // connection goes back to the pool. A read error only shortens the message.
@@ -201,6 +249,7 @@ impl Transport for HttpTransport {
                     status,
                     retry_after,
                     body: String::from_utf8_lossy(&bytes).into_owned(),
+                    written,
                 }
             }
             Err(e) => Attempt::NoAnswer {

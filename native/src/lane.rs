@@ -5,11 +5,11 @@
 //! its samples stay in order.
 
 use crate::classify::{classify_status, Class};
-use crate::compress::Compressor;
 use crate::config::OnRetryLimit;
 use crate::encode::prefix_within;
-use crate::http::{Attempt, Transport};
+use crate::http::{Attempt, Transport, WireVersion};
 use crate::metrics::{Counter, Counters};
+use crate::request::{Protocol, RequestBody};
 use crate::retry::RetryPolicy;
 use crate::router::{LaneStats, Router};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -32,7 +32,8 @@ pub enum Outcome {
 
 /// Told once when the request holding a part has ended.
 pub trait PartDone: Send + Sync {
-    /// `message` is empty for `Written`.
+    /// `message` says what went wrong; for `Written` it is empty or a notice to log (the switch
+    /// from Remote-Write 2.0 to 1.0).
     fn part_done(&self, outcome: Outcome, message: &str);
     /// One of its parts was split in two: one more `part_done` to wait for.
     fn part_split(&self);
@@ -88,6 +89,8 @@ pub struct Lane {
     pub router: Arc<Router>,
     /// Where the lane reports its requests and attempts.
     pub stats: Arc<LaneStats>,
+    /// The Remote-Write version the client's lanes send.
+    pub protocol: Arc<Protocol>,
 }
 
 /// The lane was stopped while a request was pending.
@@ -96,9 +99,8 @@ struct Stopped;
 impl Lane {
     /// Serves `parts` until the client closes or drops its senders.
     pub fn run(mut self, parts: Receiver<Part>) {
-        let mut compressor = Compressor::new();
+        let mut body = RequestBody::default();
         let mut request = Vec::new();
-        let mut body = Vec::new();
         let mut carry: Option<Part> = None;
         loop {
             let first = match carry.take() {
@@ -127,8 +129,7 @@ impl Lane {
                             .for_each(|p| request.extend_from_slice(&p.bytes));
                         &request
                     };
-                    compressor.compress_into(bytes, &mut body);
-                    self.deliver(&body, samples)
+                    self.deliver(bytes, samples, &mut body)
                 }))
                 .unwrap_or_else(|_| {
                     self.counters.add(Counter::SamplesDropped, samples);
@@ -206,55 +207,99 @@ impl Lane {
         matches!(self.stop.try_recv(), Err(TryRecvError::Disconnected))
     }
 
-    /// Sends one body until it is written, dropped or failed.
-    fn deliver(&mut self, body: &[u8], samples: u64) -> Result<(Outcome, String), Stopped> {
+    /// Sends the request holding the 1.0 entries `v1` (in the version the client speaks) until
+    /// it is written, dropped or failed.
+    fn deliver(
+        &mut self,
+        v1: &[u8],
+        samples: u64,
+        body: &mut RequestBody,
+    ) -> Result<(Outcome, String), Stopped> {
         let mut retries = 0u32;
+        let mut notice = String::new();
+        let mut built = None;
         loop {
+            let version = self.protocol.current();
+            if built != Some(version) {
+                if let Err(e) = body.build(v1, version) {
+                    self.end(samples, 0);
+                    let m = format!("internal error: cannot encode {samples} samples ({e})");
+                    return Ok((Outcome::Failed, with_notice(&notice, m)));
+                }
+                built = Some(version);
+            }
             let started = Instant::now();
-            let attempt = self.transport.post(body);
+            let attempt = self.transport.post(body.bytes(), version);
             self.stats.attempt(started.elapsed(), retries > 0);
-            let class = match &attempt {
-                Attempt::Answered { status, .. } => classify_status(*status),
+            let (class, written) = match &attempt {
+                Attempt::Answered {
+                    status, written, ..
+                } => {
+                    if version == WireVersion::V2 && Protocol::refused_v2(*status, *written) {
+                        // Nothing of it counts as written: send it again as 1.0, at once.
+                        if self.protocol.fall_back() {
+                            notice = self.fallback_notice(*status);
+                        }
+                        continue;
+                    }
+                    // Only a 2.0 answer says how much was written (partial writes).
+                    let written = match version {
+                        WireVersion::V2 => written.map(|w| w.min(samples)),
+                        WireVersion::V1 => None,
+                    };
+                    (classify_status(*status), written)
+                }
                 Attempt::NoAnswer {
                     retryable: true, ..
-                } => Class::Retryable,
+                } => (Class::Retryable, None),
                 Attempt::NoAnswer {
                     retryable: false, ..
-                } => Class::Fatal,
+                } => (Class::Fatal, None),
             };
             let c = &self.counters;
             match class {
                 Class::Success => {
-                    c.add(Counter::SamplesOut, samples);
-                    c.add(Counter::WriteRequestsOut, 1);
-                    return Ok((Outcome::Written, String::new()));
+                    // A 2.0 receiver may write less than it was sent: the rest was refused.
+                    let written = written.unwrap_or(samples);
+                    self.end(samples, written);
+                    if written == samples {
+                        return Ok((Outcome::Written, notice));
+                    }
+                    c.add(Counter::SamplesNonRetryableDropped, samples - written);
+                    let m = self.message("refused in part", &attempt, samples, written, retries);
+                    return Ok((Outcome::DroppedNonRetryable, with_notice(&notice, m)));
                 }
                 Class::NonRetryable => {
-                    c.add(Counter::SamplesNonRetryableDropped, samples);
-                    c.add(Counter::SamplesDropped, samples);
-                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
-                    let m = self.message("non-retryable answer", &attempt, samples, retries);
-                    return Ok((Outcome::DroppedNonRetryable, m));
+                    let written = written.unwrap_or(0);
+                    self.end(samples, written);
+                    c.add(Counter::SamplesNonRetryableDropped, samples - written);
+                    let m =
+                        self.message("non-retryable answer", &attempt, samples, written, retries);
+                    return Ok((Outcome::DroppedNonRetryable, with_notice(&notice, m)));
                 }
                 Class::Fatal => {
-                    c.add(Counter::SamplesDropped, samples);
-                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
-                    let m = self.message("fatal", &attempt, samples, retries);
-                    return Ok((Outcome::Failed, m));
+                    let written = written.unwrap_or(0);
+                    self.end(samples, written);
+                    let m = self.message("fatal", &attempt, samples, written, retries);
+                    return Ok((Outcome::Failed, with_notice(&notice, m)));
                 }
                 Class::Retryable if retries >= self.retry.max_retries => {
-                    c.add(Counter::SamplesDropped, samples);
-                    c.add(Counter::WriteRequestsPermanentlyFailed, 1);
-                    let m = self.message("retry limit reached", &attempt, samples, retries);
+                    let written = written.unwrap_or(0);
+                    self.end(samples, written);
+                    let m =
+                        self.message("retry limit reached", &attempt, samples, written, retries);
+                    let m = with_notice(&notice, m);
                     return Ok(match self.on_retry_limit {
                         OnRetryLimit::Fail => (Outcome::Failed, m),
                         OnRetryLimit::DiscardAndContinue => {
-                            c.add(Counter::SamplesRetryLimitDropped, samples);
+                            c.add(Counter::SamplesRetryLimitDropped, samples - written);
                             (Outcome::DroppedRetryLimit, m)
                         }
                     });
                 }
                 Class::Retryable => {
+                    // Retried whole, also when a 2.0 receiver wrote part of it: a sample it
+                    // already has comes back identical, which receivers accept.
                     retries += 1;
                     c.add(Counter::WriteRequestsRetries, 1);
                     let retry_after = match &attempt {
@@ -267,6 +312,34 @@ impl Lane {
         }
     }
 
+    /// Counts a request that has ended with `written` of its `samples` written: the rest is
+    /// dropped (the caller adds the counter naming why).
+    fn end(&self, samples: u64, written: u64) {
+        let c = &self.counters;
+        if written > 0 {
+            c.add(Counter::SamplesOut, written);
+            c.add(Counter::WriteRequestsOut, 1);
+        }
+        if written < samples {
+            c.add(Counter::SamplesDropped, samples - written);
+            c.add(Counter::WriteRequestsPermanentlyFailed, 1);
+        }
+    }
+
+    fn fallback_notice(&self, status: u16) -> String {
+        let why = if status == 415 {
+            String::from("HTTP 415")
+        } else {
+            format!("HTTP {status} without X-Prometheus-Remote-Write-Samples-Written")
+        };
+        format!(
+            "{} answered a Remote-Write 2.0 request with {why}: it does not speak 2.0, so \
+             nothing of it counts as written; sending Remote-Write 1.0 from now on \
+             (setRemoteWriteVersion(V1) says so from the start)",
+            self.transport.endpoint()
+        )
+    }
+
     /// Sleeps for `delay` unless the client is closed first.
     fn wait(&self, delay: Duration) -> Result<(), Stopped> {
         match self.stop.recv_timeout(delay) {
@@ -275,8 +348,23 @@ impl Lane {
         }
     }
 
-    fn message(&self, what: &str, attempt: &Attempt, samples: u64, retries: u32) -> String {
+    fn message(
+        &self,
+        what: &str,
+        attempt: &Attempt,
+        samples: u64,
+        written: u64,
+        retries: u32,
+    ) -> String {
         let endpoint = self.transport.endpoint();
+        let lost = if written == 0 {
+            format!("{samples} samples not written")
+        } else {
+            format!(
+                "{} of {samples} samples not written (the receiver wrote {written})",
+                samples - written
+            )
+        };
         match attempt {
             Attempt::Answered { status, body, .. } => {
                 let body = body.trim_end();
@@ -287,14 +375,22 @@ impl Lane {
                 };
                 format!(
                     "{what}: {endpoint} answered HTTP {status} after {retries} retries; \
-                     {samples} samples not written; {body}"
+                     {lost}; {body}"
                 )
             }
             Attempt::NoAnswer { error, .. } => format!(
-                "{what}: no answer from {endpoint} after {retries} retries ({error}); \
-                 {samples} samples not written"
+                "{what}: no answer from {endpoint} after {retries} retries ({error}); {lost}"
             ),
         }
+    }
+}
+
+/// `message`, after the notice of a switch to Remote-Write 1.0 made while sending it.
+fn with_notice(notice: &str, message: String) -> String {
+    if notice.is_empty() {
+        message
+    } else {
+        format!("{notice}. Then: {message}")
     }
 }
 
@@ -305,7 +401,7 @@ mod tests {
 
     struct Unused;
     impl Transport for Unused {
-        fn post(&mut self, _: &[u8]) -> Attempt {
+        fn post(&mut self, _: &[u8], _: WireVersion) -> Attempt {
             unreachable!("fill never sends")
         }
         fn endpoint(&self) -> &str {
@@ -339,6 +435,7 @@ mod tests {
             spare,
             router,
             stats: Arc::new(LaneStats::default()),
+            protocol: Arc::new(Protocol::new(WireVersion::V1)),
         };
         let garbage = |samples| Part {
             bytes: vec![0xff; 20],

@@ -12,12 +12,14 @@ pub mod client;
 pub mod compress;
 pub mod config;
 pub mod encode;
+pub mod encode_v2;
 pub mod error;
 pub mod http;
 pub mod jni_bridge;
 pub mod lane;
 pub mod memory;
 pub mod metrics;
+pub mod request;
 pub mod retry;
 pub mod router;
 pub mod validate;
@@ -29,4 +31,10 @@ static ALLOCATOR: memory::CountingAllocator = memory::CountingAllocator;
 pub mod wire {
     #![allow(missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/prometheus.rs"));
+}
+
+/// Types generated from `proto/remote_v2.proto`, used by tests to check the 2.0 encoder.
+pub mod wire_v2 {
+    #![allow(missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/io.prometheus.write.v2.rs"));
 }

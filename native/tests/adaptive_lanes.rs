@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use promsink::batch::BatchWriter;
 use promsink::client::{BatchResult, Client, Outcome};
 use promsink::config::Config;
-use promsink::http::{Attempt, Transport};
+use promsink::http::{Attempt, Transport, WireVersion};
 use promsink::wire::WriteRequest;
 use prost::Message;
 use std::collections::{BTreeMap, VecDeque};
@@ -30,7 +30,7 @@ struct Recording {
 }
 
 impl Transport for Recording {
-    fn post(&mut self, body: &[u8]) -> Attempt {
+    fn post(&mut self, body: &[u8], _: WireVersion) -> Attempt {
         if let Some(gate) = self.gate.take() {
             let _ = gate.recv_timeout(Duration::from_secs(20));
         }
@@ -55,6 +55,7 @@ impl Transport for Recording {
             status: 204,
             retry_after: None,
             body: String::new(),
+            written: None,
         }
     }
 
@@ -276,7 +277,7 @@ struct PanicsOnce {
 }
 
 impl Transport for PanicsOnce {
-    fn post(&mut self, _: &[u8]) -> Attempt {
+    fn post(&mut self, _: &[u8], _: WireVersion) -> Attempt {
         self.posts += 1;
         if self.posts == 1 {
             panic!("a bug while sending");
@@ -285,6 +286,7 @@ impl Transport for PanicsOnce {
             status: 204,
             retry_after: None,
             body: String::new(),
+            written: None,
         }
     }
 
