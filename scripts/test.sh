@@ -3,8 +3,9 @@
 # encoder, classification, retry, HTTP client, fuzzing), a valgrind leak check, the Java
 # formatter check, the whole JUnit suite once per Flink line (Flink 1.20 and Flink 2, including
 # MiniCluster jobs against a real Prometheus and VictoriaMetrics that the tests start on
-# 127.0.0.1), then the example job packaged as a user packages it and run on real standalone
-# Flink clusters (distributions from PyPI, cached under ~/.cache/promsink) of each line.
+# 127.0.0.1, Prometheus 2.42 and 3), then the example job packaged as a user packages it and
+# run on real standalone Flink clusters (distributions from PyPI, cached under
+# ~/.cache/promsink) of each line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,24 @@ scripts/install-deps.sh
 
 # A property of a pom (its first definition): one place for the Flink versions of each line.
 pom_value() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p" "$2" | head -1; }
+
+# What is slow to fetch or build the first time runs in the background while the cargo steps
+# run: Prometheus 3 (built from the Go module proxy, ~10 minutes once) and the Flink
+# distributions of the cluster tests (from PyPI); both are cached under ~/.cache/promsink.
+mkdir -p target/prepare
+flink_versions=""
+for line in 1.20 2; do
+  flink_versions+="$(pom_value flink.version "java/flink-$line/pom.xml") "
+  flink_versions+="$(pom_value flink.oldest.version "java/flink-$line/pom.xml") "
+done
+scripts/prometheus3.sh > target/prepare/prometheus3.out 2> target/prepare/prometheus3.log &
+prometheus3_build=$!
+(for version in $flink_versions; do scripts/flink-dist.sh "$version" > /dev/null; done) \
+  > target/prepare/flink-dist.log 2>&1 &
+flink_dists=$!
+ready() { # waits for a background step; shows its log if it failed
+  wait "$1" || { cat "target/prepare/$2.log" >&2; echo "$2 failed" >&2; exit 1; }
+}
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -21,20 +40,28 @@ echo "== cargo test (includes a 20,000-input fuzz run of the batch parser)"
 cargo test --workspace
 echo "== leak check of the native client lifecycle under valgrind"
 scripts/leak-check.sh
+echo "== waiting for the Prometheus 3 build (first run only)"
+ready "$prometheus3_build" prometheus3
+PROMSINK_PROMETHEUS3=$(cat target/prepare/prometheus3.out)
+export PROMSINK_PROMETHEUS3
 echo "== mvn install: the native library (release), then per Flink line (java/flink-1.20 on Flink"
 echo "   $(pom_value flink.version java/flink-1.20/pom.xml), java/flink-2 on Flink $(pom_value flink.version java/flink-2/pom.xml)): JUnit, the artifact; spotless"
 mvn -B -ntp install
 
 echo "== standalone Flink clusters: the example job (java/example) as a fat jar, bin/flink run"
+ready "$flink_dists" flink-dist
 mkdir -p target/cluster
-runs=""
+runs="" recovery_runs=""
 for line in 1.20 2; do
   mvn -B -ntp -q -f java/example/pom.xml -Pflink-$line clean package
-  cp java/example/target/promsink-example.jar "target/cluster/promsink-example-$line.jar"
-  # Each line's tested version, and for Flink 2 also the oldest version its artifact claims.
-  for version in $(pom_value flink.version "java/flink-$line/pom.xml") \
-      $(pom_value flink.oldest.version "java/flink-$line/pom.xml"); do
-    runs+="$(scripts/flink-dist.sh "$version")=target/cluster/promsink-example-$line.jar "
-  done
+  jar="target/cluster/promsink-example-$line.jar"
+  cp java/example/target/promsink-example.jar "$jar"
+  tested=$(scripts/flink-dist.sh "$(pom_value flink.version "java/flink-$line/pom.xml")")
+  oldest=$(scripts/flink-dist.sh "$(pom_value flink.oldest.version "java/flink-$line/pom.xml")")
+  # The smoke run on each line's tested and oldest claimed version; the TaskManager kills on
+  # each line's tested version.
+  runs+="$tested=$jar $oldest=$jar "
+  recovery_runs+="$tested=$jar "
 done
-PROMSINK_CLUSTER_RUNS="$runs" python3 -m pytest -v -p no:cacheprovider tests/cluster
+PROMSINK_CLUSTER_RUNS="$runs" PROMSINK_RECOVERY_RUNS="$recovery_runs" \
+  python3 -m pytest -v -s -p no:cacheprovider tests/cluster

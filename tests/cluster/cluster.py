@@ -14,6 +14,13 @@ import urllib.parse
 import urllib.request
 
 
+def runs_from_env(name):
+    """[(flink home, job jar)] from an environment variable of space-separated `home=jar` pairs,
+    and their pytest ids (the Flink versions)."""
+    runs = [tuple(run.split("=", 1)) for run in os.environ.get(name, "").split()]
+    return runs, [os.path.basename(os.path.dirname(os.path.normpath(home))) for home, _ in runs]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,9 +60,10 @@ def stop_process(process, seconds=10):
 class Prometheus:
     """A Prometheus with the Remote-Write receiver on, on 127.0.0.1, with its own data folder."""
 
-    def __init__(self, binary="prometheus", extra_config=""):
+    def __init__(self, binary="prometheus", extra_config="", remote_write_2=False):
         self.binary = binary
         self.extra_config = extra_config
+        self.remote_write_2 = remote_write_2
         self.port = free_port()
         self.folder = tempfile.mkdtemp(prefix="promsink-prometheus-")
         self.process = None
@@ -72,7 +80,10 @@ class Prometheus:
         self.process = subprocess.Popen(
             [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.folder}/data",
              f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--log.level=warn"],
+             "--log.level=warn"]
+            + ([f"--web.remote-write-receiver.accepted-protobuf-messages={m}"
+                for m in ("prometheus.WriteRequest", "io.prometheus.write.v2.Request")]
+               if self.remote_write_2 else []),
             stdout=self.log, stderr=subprocess.STDOUT)
         wait_until("Prometheus to be ready",
                    lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2)
@@ -100,6 +111,56 @@ class Prometheus:
             labels = tuple(sorted((k, v) for k, v in series["metric"].items() if k != "__name__"))
             out[labels] = [(round(float(t) * 1000), float(v)) for t, v in series["values"]]
         return out
+
+
+class VictoriaMetrics:
+    """A VictoriaMetrics on 127.0.0.1 with its own data folder."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.folder = tempfile.mkdtemp(prefix="promsink-victoria-")
+
+    @property
+    def write_url(self):
+        return f"http://127.0.0.1:{self.port}/api/v1/write"
+
+    def __enter__(self):
+        self.log = open(os.path.join(self.folder, "victoria-metrics.log"), "w")
+        self.process = subprocess.Popen(
+            ["victoria-metrics", f"-httpListenAddr=127.0.0.1:{self.port}",
+             f"-storageDataPath={self.folder}/data", "-loggerLevel=WARN"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until("VictoriaMetrics to be ready",
+                   lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2)
+                   .status == 200, 30)
+        return self
+
+    def __exit__(self, *exc):
+        stop_process(self.process)
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def raw_samples(self, metric):
+        """Every stored sample, duplicates included: {labels: [(ms, value)]} ("/api/v1/export")."""
+        urllib.request.urlopen(f"http://127.0.0.1:{self.port}/internal/force_flush", timeout=30)
+        url = (f"http://127.0.0.1:{self.port}/api/v1/export?"
+               + urllib.parse.urlencode({"match[]": metric}))
+        out = {}
+        with urllib.request.urlopen(url, timeout=60) as answer:
+            for line in answer.read().decode().splitlines():
+                if not line.strip():
+                    continue
+                series = json.loads(line)
+                labels = tuple(sorted((k, v) for k, v in series["metric"].items()
+                                      if k != "__name__"))
+                points = list(zip(series["timestamps"], (float(v) for v in series["values"])))
+                out.setdefault(labels, []).extend(points)
+        return {labels: sorted(points) for labels, points in out.items()}
+
+    def samples(self, metric):
+        """Every distinct stored sample (VictoriaMetrics keeps an identical replay twice)."""
+        return {labels: sorted(set(points))
+                for labels, points in self.raw_samples(metric).items()}
 
 
 class FlinkCluster:
@@ -147,6 +208,9 @@ class FlinkCluster:
             "rest.bind-address": "127.0.0.1",
             "rest.port": str(self.rest_port),
             "parallelism.default": "1",
+            # A killed TaskManager is noticed within seconds, not the default 50.
+            "heartbeat.interval": "1000",
+            "heartbeat.timeout": "5000",
         }
         settings.update(self.extra_config)
         # Flat keys are valid YAML for config.yaml on Flink 1.20 and 2.x alike.
@@ -171,7 +235,26 @@ class FlinkCluster:
         return self
 
     def start_taskmanager(self):
-        self._script("taskmanager.sh", "start")
+        """Starts one more TaskManager, named tm-<n> (its resource id)."""
+        self.started = getattr(self, "started", 0) + 1
+        self._script("taskmanager.sh", "start", f"-Dtaskmanager.resource-id=tm-{self.started}")
+
+    def taskmanager_pid(self, resource_id):
+        """The process id of the TaskManager with this resource id (from /proc)."""
+        needle = f"-Dtaskmanager.resource-id={resource_id}".encode()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        args = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if needle in args and self.folder.encode() in b" ".join(args):
+                    return int(entry)
+        raise AssertionError(f"no process for TaskManager {resource_id}")
+
+    def kill_taskmanager(self, resource_id):
+        os.kill(self.taskmanager_pid(resource_id), signal.SIGKILL)
 
     def wait_for_slots(self, slots, seconds=90):
         wait_until(f"{slots} task slots",
@@ -198,15 +281,33 @@ class FlinkCluster:
                     tail = f.readlines()[-lines:]
                 print(f"---- {name} (last {len(tail)} lines)\n" + "".join(tail))
 
-    def run(self, jar, *args, seconds=300):
-        """Submits a job jar with `bin/flink run` (attached: returns when the job has ended)."""
+    def run(self, jar, *args, flink_options=(), seconds=300):
+        """Submits a job jar with `bin/flink run` (attached unless `flink_options` say
+        --detached: then it returns once the job is submitted)."""
         result = subprocess.run(
             [os.path.join(self.home, "bin", "flink"), "run", "-m", f"127.0.0.1:{self.rest_port}",
-             jar, *args], env=self.env, capture_output=True, text=True, timeout=seconds)
+             *flink_options, jar, *args],
+            env=self.env, capture_output=True, text=True, timeout=seconds)
         if result.returncode != 0:
             self.print_logs()
         assert result.returncode == 0, f"flink run failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
+
+    def submit(self, jar, *args):
+        """Submits a job jar with `bin/flink run --detached`; returns its job id."""
+        output = self.run(jar, *args, flink_options=("--detached",), seconds=120)
+        for line in output.splitlines():
+            if "JobID" in line:
+                return line.split()[-1]
+        raise AssertionError(f"no job id in:\n{output}")
+
+    def job(self, job_id, path=""):
+        return http_json(f"{self.rest}/jobs/{job_id}{path}")
+
+    def wait_for_job(self, job_id, states, seconds):
+        return wait_until(f"job {job_id} to reach {states}",
+                          lambda: self.job(job_id)["state"] in states and self.job(job_id),
+                          seconds, interval=0.5)
 
     def jobs(self):
         return http_json(self.rest + "/jobs/overview")["jobs"]

@@ -61,6 +61,7 @@ public class PrometheusSinkBuilder
   private String tlsCaCertificateFile;
   private Integer sendingLanes;
   private boolean adaptiveSendingLanes = true;
+  private RemoteWriteVersion remoteWriteVersion = RemoteWriteVersion.V1;
   private String basicAuthUsername;
   private String basicAuthPassword;
   private String bearerToken;
@@ -165,6 +166,17 @@ public class PrometheusSinkBuilder
    */
   public PrometheusSinkBuilder setAdaptiveSendingLanes(boolean adaptiveSendingLanes) {
     this.adaptiveSendingLanes = adaptiveSendingLanes;
+    return this;
+  }
+
+  /**
+   * The Remote-Write version to send (default {@link RemoteWriteVersion#V1}). With {@link
+   * RemoteWriteVersion#V2} a receiver that speaks 2.0 (Prometheus 2.54 and later with 2.0 enabled)
+   * writes what it can of each request, so samples it refuses (a replay after a restore) never take
+   * fresh samples with them; a receiver that does not speak 2.0 gets 1.0 instead.
+   */
+  public PrometheusSinkBuilder setRemoteWriteVersion(RemoteWriteVersion remoteWriteVersion) {
+    this.remoteWriteVersion = remoteWriteVersion;
     return this;
   }
 
@@ -343,6 +355,9 @@ public class PrometheusSinkBuilder
     if (tlsCaCertificateFile != null && tlsCaCertificateFile.trim().isEmpty()) {
       throw invalid("setTlsCaCertificateFile", tlsCaCertificateFile, "a PEM file path");
     }
+    if (remoteWriteVersion == null) {
+      throw invalid("setRemoteWriteVersion", null, "V1 or V2");
+    }
 
     Map<String, String> options = new LinkedHashMap<>();
     options.put("url", url.trim());
@@ -357,6 +372,7 @@ public class PrometheusSinkBuilder
     options.put("lanes", Integer.toString(lanes));
     options.put("lanes.adaptive", Boolean.toString(adaptiveSendingLanes));
     options.put("max_request_samples", Integer.toString(batch));
+    options.put("remote_write.version", remoteWriteVersion.nativeValue());
     if (tlsCaCertificateFile != null) {
       options.put("tls.ca_file", tlsCaCertificateFile);
     }

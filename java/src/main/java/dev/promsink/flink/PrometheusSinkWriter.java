@@ -125,7 +125,20 @@ final class PrometheusSinkWriter
     } finally {
       client.close();
       updateCounters(client.counters());
+      LOG.info("Closed; counters of this writer: {}", countersText());
     }
+  }
+
+  /** The counters as {@code name=value} pairs, for the closing log line. */
+  private String countersText() {
+    StringBuilder text = new StringBuilder();
+    for (SinkCounter c : SinkCounter.values()) {
+      text.append(text.length() == 0 ? "" : ", ")
+          .append(c.metricName())
+          .append('=')
+          .append(counters[c.ordinal()]);
+    }
+    return text.toString();
   }
 
   /** Adapts the user's signer to the native client: headers in a map, the additions back. */
@@ -187,6 +200,9 @@ final class PrometheusSinkWriter
       }
       switch (outcome) {
         case WRITTEN:
+          if (!message.isEmpty()) {
+            LOG.warn("{}", message); // a notice: the switch from Remote-Write 2.0 to 1.0
+          }
           resultHandler.complete();
           break;
         case DROPPED_NON_RETRYABLE:

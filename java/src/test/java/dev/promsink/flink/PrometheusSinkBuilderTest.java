@@ -38,6 +38,7 @@ class PrometheusSinkBuilderTest {
         .containsEntry("lanes", "12")
         .containsEntry("lanes.adaptive", "true")
         .containsEntry("max_request_samples", "500")
+        .containsEntry("remote_write.version", "1")
         .doesNotContainKey("user_agent");
   }
 
@@ -65,6 +66,7 @@ class PrometheusSinkBuilderTest {
             .setTlsCaCertificateFile("/etc/promsink/ca.pem")
             .setSendingLanes(1)
             .setAdaptiveSendingLanes(false)
+            .setRemoteWriteVersion(RemoteWriteVersion.V2)
             .build();
     assertThat(sink.toString())
         .startsWith(
@@ -81,7 +83,8 @@ class PrometheusSinkBuilderTest {
         .containsEntry("tls.ca_file", "/etc/promsink/ca.pem")
         .containsEntry("lanes", "1")
         .containsEntry("lanes.adaptive", "false")
-        .containsEntry("max_request_samples", "2000");
+        .containsEntry("max_request_samples", "2000")
+        .containsEntry("remote_write.version", "2");
   }
 
   static Stream<Arguments> invalidOptions() {
@@ -181,6 +184,10 @@ class PrometheusSinkBuilderTest {
             b -> b.setTlsCaCertificateFile(" "),
             "Invalid setTlsCaCertificateFile:"),
         bad("no lanes", b -> b.setSendingLanes(0), "Invalid setSendingLanes: 0; allowed: 1 to 64"),
+        bad(
+            "no Remote-Write version",
+            b -> b.setRemoteWriteVersion(null),
+            "Invalid setRemoteWriteVersion: null; allowed: V1 or V2"),
         bad(
             "no batch in flight",
             b -> b.setMaxInFlightRequests(0),

@@ -3,6 +3,7 @@ package dev.promsink.example;
 import dev.promsink.flink.PrometheusSink;
 import dev.promsink.flink.PrometheusTimeSeries;
 import dev.promsink.flink.PrometheusTimeSeriesLabelsAndMetricNameKeySelector;
+import dev.promsink.flink.RemoteWriteVersion;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -14,12 +15,13 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /**
  * An example job: a fleet of devices, each reporting its temperature and battery level once a
- * second, written to Prometheus by promsink. The values are a pure function of device and tick, so
- * what arrived can be checked exactly:
+ * second, written to Prometheus by promsink. The values are a pure function of device and tick, and
+ * exact in binary and in short decimal (receivers that store decimals, such as VictoriaMetrics,
+ * give them back unchanged), so what arrived can be checked exactly:
  *
  * <pre>
- *   fleet_temperature_celsius{device="dev-0007",region="us-east"} = 20 + device % 10 + (tick % 60) / 100.0
- *   fleet_battery_ratio{...}                                       = 1 - (tick % 1000) / 1000.0
+ *   fleet_temperature_celsius{device="dev-0007",region="us-east"} = 20 + device % 10 + (tick % 60) / 4.0
+ *   fleet_battery_ratio{...}                                       = 1 - (tick % 1000) / 1024.0
  *   timestamp                                                      = start + tick * 1000 ms
  * </pre>
  *
@@ -27,7 +29,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * --ticks} (samples per series, 60), {@code --rate} (records per second, 0 = as fast as possible;
  * default 2 x devices, i.e. real time), {@code --start-ms} (the first timestamp; default: now minus
  * the ticks, so every sample lies in the past), {@code --parallelism} (of the sink, 2), {@code
- * --checkpoint-ms} (1000).
+ * --checkpoint-ms} (1000), {@code --remote-write-version} ({@code V1} or {@code V2}; V1).
  */
 public final class FleetJob {
   static final String[] REGIONS = {"eu-west", "us-east", "ap-south"};
@@ -54,7 +56,7 @@ public final class FleetJob {
           .addLabel("device", String.format("dev-%04d", device))
           .addLabel("region", REGIONS[device % REGIONS.length])
           .addSample(
-              temperature ? 20 + device % 10 + (tick % 60) / 100.0 : 1 - (tick % 1000) / 1000.0,
+              temperature ? 20 + device % 10 + (tick % 60) / 4.0 : 1 - (tick % 1000) / 1024.0,
               startMs + tick * 1000)
           .build();
     }
@@ -75,6 +77,8 @@ public final class FleetJob {
                 "start-ms", String.valueOf((System.currentTimeMillis() / 1000 - ticks) * 1000)));
     int parallelism = Integer.parseInt(options.getOrDefault("parallelism", "2"));
     long checkpointMs = Long.parseLong(options.getOrDefault("checkpoint-ms", "1000"));
+    RemoteWriteVersion version =
+        RemoteWriteVersion.valueOf(options.getOrDefault("remote-write-version", "V1"));
 
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
     env.enableCheckpointing(checkpointMs);
@@ -89,7 +93,11 @@ public final class FleetJob {
     env.fromSource(source, WatermarkStrategy.noWatermarks(), "fleet")
         .setParallelism(1) // one generator keeps every series in time order
         .keyBy(new PrometheusTimeSeriesLabelsAndMetricNameKeySelector()) // a series, a subtask
-        .sinkTo(PrometheusSink.builder().setPrometheusRemoteWriteUrl(url).build())
+        .sinkTo(
+            PrometheusSink.builder()
+                .setPrometheusRemoteWriteUrl(url)
+                .setRemoteWriteVersion(version)
+                .build())
         .setParallelism(parallelism)
         .name("prometheus");
     env.execute("promsink example: fleet of " + devices + " devices");

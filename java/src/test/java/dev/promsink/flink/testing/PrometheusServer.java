@@ -16,7 +16,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The Debian {@code prometheus} binary with the Remote-Write receiver enabled. */
+/**
+ * A Prometheus with the Remote-Write receiver enabled: the Debian {@code prometheus} binary (2.42,
+ * Remote-Write 1.0), or Prometheus 3 ({@link #version3()}, Remote-Write 1.0 and 2.0).
+ */
 public final class PrometheusServer extends ReceiverProcess {
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -30,8 +33,33 @@ public final class PrometheusServer extends ReceiverProcess {
   private static final String BASIC_AUTH_BCRYPT =
       "$2b$04$8RHP8oyDc3gxIYW8slIY9uhiQ3gDOEJ06vdq/qwCa0L7nE8qqsqZO";
 
+  /** Where scripts/test.sh says the Prometheus 3 binary is (scripts/prometheus3.sh builds it). */
+  public static final String PROMETHEUS3_ENV = "PROMSINK_PROMETHEUS3";
+
   public PrometheusServer() {
     super("prometheus", null, null);
+  }
+
+  private PrometheusServer(String name, TestCertificates tls, String authorization) {
+    super(name, tls, authorization);
+  }
+
+  /** A Prometheus 3 accepting Remote-Write 1.0 and 2.0. */
+  public static PrometheusServer version3() {
+    return new PrometheusServer("prometheus3", null, null);
+  }
+
+  private static String prometheus3Binary() {
+    String binary = System.getenv(PROMETHEUS3_ENV);
+    if (binary == null || !Files.isExecutable(Path.of(binary))) {
+      throw new IllegalStateException(
+          PROMETHEUS3_ENV
+              + " must name the Prometheus 3 binary (export "
+              + PROMETHEUS3_ENV
+              + "=$(scripts/prometheus3.sh)); it is "
+              + binary);
+    }
+    return binary;
   }
 
   /** A Prometheus serving HTTPS with the server certificate of {@code tls}. */
@@ -59,12 +87,17 @@ public final class PrometheusServer extends ReceiverProcess {
     List<String> command =
         new ArrayList<>(
             Arrays.asList(
-                "prometheus",
+                name.equals("prometheus3") ? prometheus3Binary() : "prometheus",
                 "--config.file=" + config,
                 "--storage.tsdb.path=" + dir.resolve("data"),
                 "--web.listen-address=127.0.0.1:" + port,
                 "--web.enable-remote-write-receiver",
                 "--log.level=warn"));
+    if (name.equals("prometheus3")) {
+      command.add("--web.remote-write-receiver.accepted-protobuf-messages=prometheus.WriteRequest");
+      command.add(
+          "--web.remote-write-receiver.accepted-protobuf-messages=io.prometheus.write.v2.Request");
+    }
     StringBuilder web = new StringBuilder();
     TestCertificates certificates = tls();
     if (certificates != null) {

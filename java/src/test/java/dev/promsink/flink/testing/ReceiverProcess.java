@@ -19,6 +19,9 @@ import javax.net.ssl.HttpsURLConnection;
  * own temporary storage, stopped and deleted on close.
  */
 public abstract class ReceiverProcess implements AutoCloseable {
+  /** What runs: set before {@link #command} runs. */
+  protected final String name;
+
   protected final Path dir;
   protected final int port;
   private final Process process;
@@ -34,6 +37,7 @@ public abstract class ReceiverProcess implements AutoCloseable {
    * own API is read with the {@code authorization} header when it is not null.
    */
   protected ReceiverProcess(String name, TestCertificates tls, String authorization) {
+    this.name = name;
     this.tls = tls;
     this.authorization = authorization;
     try {
