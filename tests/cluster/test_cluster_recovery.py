@@ -1,5 +1,5 @@
-"""Nothing lost when a TaskManager dies: the example job (1,000 devices x 2 metrics = 2,000 series x
-100 samples, paced, checkpoints every second, sink parallelism 2) on a standalone cluster of one
+"""Nothing lost when a TaskManager dies: the example job (100 devices x 2 metrics = 200 series x 1,000
+samples, paced, checkpoints every second, sink parallelism 2) on a standalone cluster of one
 JobManager and three one-slot TaskManagers (one spare). Mid-run, the TaskManager of a sink
 subtask is killed with SIGKILL about 80% of a checkpoint interval after the last completed
 checkpoint, where a restore replays the most. The job recovers and finishes, and every generated
@@ -22,8 +22,13 @@ from cluster import FlinkCluster, Prometheus, VictoriaMetrics, http_json, runs_f
 
 RUNS, IDS = runs_from_env("PROMSINK_RECOVERY_RUNS")
 PROMETHEUS3 = os.environ.get("PROMSINK_PROMETHEUS3", "")
-# 1,000 devices x 2 metrics x 100 ticks = 200,000 samples, at RATE records per second.
-DEVICES, TICKS = 1000, 100
+# DEVICES devices x 2 metrics x TICKS ticks = 200,000 samples, at RATE records per second.
+# 100 devices: 200 series, so that a request (500 samples) spans several ticks of the series of
+# its lane, and a request after a restore can hold a replay older than what the receiver has
+# together with fresh samples (with 2,000 series a request spans less than a tick, and Prometheus
+# accepts the identical replay of a series' latest sample, so nothing is lost at any setting).
+DEVICES = int(os.environ.get("PROMSINK_RECOVERY_DEVICES", "100"))
+TICKS = 200_000 // (2 * DEVICES)
 RATE = int(os.environ.get("PROMSINK_RECOVERY_RATE", "10000"))
 CHECKPOINT_MS = 1000
 OUT_OF_ORDER_WINDOW = "storage:\n  tsdb:\n    out_of_order_time_window: 30m\n"
