@@ -9,11 +9,14 @@ version=${1:?usage: scripts/flink-dist.sh <flink version, e.g. 2.3.0 or 1.20.5>}
 cache=${PROMSINK_CACHE:-$HOME/.cache/promsink}/flink
 home="$cache/$version/pyflink"
 
+mkdir -p "$cache"
+# One install at a time per version (scripts may run this concurrently).
+exec 9> "$cache/$version.lock"
+flock 9
 if [ ! -x "$home/bin/flink" ] || [ ! -f "$cache/$version/.complete" ]; then
   echo "== installing the Flink $version distribution from PyPI into $cache/$version" >&2
   command -v python3 >/dev/null || { echo "python3 is needed to install Flink from PyPI" >&2; exit 1; }
   rm -rf "$cache/$version" "$cache/$version.partial"
-  mkdir -p "$cache"
   # --no-deps: only the distribution's files, not PyFlink's Python dependencies.
   python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps \
     --target "$cache/$version.partial" "apache-flink==$version" "apache-flink-libraries==$version" >&2

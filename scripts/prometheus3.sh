@@ -9,6 +9,10 @@ version=${PROMETHEUS3_VERSION:-v0.316.0}
 cache=${PROMSINK_CACHE:-$HOME/.cache/promsink}
 binary="$cache/prometheus-$version/prometheus"
 
+mkdir -p "$cache"
+# One build at a time per version (scripts may run this concurrently).
+exec 9> "$cache/prometheus-$version.lock"
+flock 9
 if [ ! -x "$binary" ]; then
   command -v go >/dev/null || { echo "go is needed to build Prometheus 3" >&2; exit 1; }
   echo "== building Prometheus $version from the Go module proxy (once, ~10 minutes)" >&2

@@ -23,11 +23,15 @@ for line in 1.20 2; do
   flink_versions+="$(pom_value flink.version "java/flink-$line/pom.xml") "
   flink_versions+="$(pom_value flink.oldest.version "java/flink-$line/pom.xml") "
 done
-scripts/prometheus3.sh > target/prepare/prometheus3.out 2> target/prepare/prometheus3.log &
+# Each in a process group of its own (setsid), at the lowest priority (nice) so that it takes
+# only spare CPU from the tests, and stopped with everything it started if this script ends first.
+nice -n 19 setsid scripts/prometheus3.sh > target/prepare/prometheus3.out \
+  2> target/prepare/prometheus3.log &
 prometheus3_build=$!
-(for version in $flink_versions; do scripts/flink-dist.sh "$version" > /dev/null; done) \
-  > target/prepare/flink-dist.log 2>&1 &
+nice -n 19 setsid bash -c 'for v in $0 "$@"; do scripts/flink-dist.sh "$v" > /dev/null; done' \
+  $flink_versions > target/prepare/flink-dist.log 2>&1 &
 flink_dists=$!
+trap 'kill -- -$prometheus3_build -$flink_dists 2> /dev/null || true' EXIT
 ready() { # waits for a background step; shows its log if it failed
   wait "$1" || { cat "target/prepare/$2.log" >&2; echo "$2 failed" >&2; exit 1; }
 }

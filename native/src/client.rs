@@ -58,7 +58,9 @@ pub type Completion = Box<dyn FnOnce(BatchResult) + Send>;
 /// Collects the outcomes of the parts of one batch and completes it after the last.
 struct Batch {
     remaining: AtomicUsize,
-    worst: Mutex<(Outcome, String)>,
+    /// The worst outcome of its parts, with its message, and a notice that came with `Written`
+    /// (the switch to Remote-Write 1.0), kept apart so that a worse outcome cannot hide it.
+    worst: Mutex<(Outcome, String, String)>,
     invalid: InvalidSummary,
     done: Mutex<Option<Completion>>,
     counters: Arc<Counters>,
@@ -73,15 +75,19 @@ impl PartDone for Batch {
     fn part_done(&self, outcome: Outcome, message: &str) {
         {
             let mut worst = self.worst.lock();
-            // The worst outcome wins; a notice that comes with `Written` is kept unless a worse
-            // outcome brings its own message.
-            if outcome > worst.0 || (worst.1.is_empty() && !message.is_empty()) {
-                *worst = (outcome, message.to_string());
+            if outcome == Outcome::Written && !message.is_empty() {
+                worst.2 = message.to_string();
+            } else if outcome > worst.0 {
+                (worst.0, worst.1) = (outcome, message.to_string());
             }
         }
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let (outcome, message) =
-                std::mem::replace(&mut *self.worst.lock(), (Outcome::Written, String::new()));
+            let (outcome, message, notice) = std::mem::take(&mut *self.worst.lock());
+            let message = match (notice.is_empty(), message.is_empty()) {
+                (true, _) => message,
+                (false, true) => notice,
+                (false, false) => format!("{notice}. Then: {message}"),
+            };
             if let Some(done) = self.done.lock().take() {
                 done(BatchResult {
                     outcome,
@@ -227,7 +233,7 @@ impl Client {
         };
         let owner = Arc::new(Batch {
             remaining: AtomicUsize::new(parts.len()),
-            worst: Mutex::new((Outcome::Written, String::new())),
+            worst: Mutex::new(Default::default()),
             invalid,
             done: Mutex::new(Some(done)),
             counters: self.counters.clone(),

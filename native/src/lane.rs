@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 
 /// How a request (and so each part in it, and each batch) ended. The numeric values are part of
 /// the JNI contract (`BatchCallback` in Java) and order the outcomes by severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Outcome {
     /// Written (or there was nothing valid to write).
+    #[default]
     Written = 0,
     /// The receiver answered a non-retryable 4xx: dropped and counted, the job goes on.
     DroppedNonRetryable = 1,

@@ -4,7 +4,8 @@
 //! sends 2.0 (`encode_v2.rs`) until the receiver shows it does not speak it, then 1.0 for good:
 //! a 2.0 receiver answers with `X-Prometheus-Remote-Write-Samples-Written`, while Prometheus 2.42
 //! and VictoriaMetrics 1.79 answer a 2.0 request with 204 and store nothing (they read the body
-//! as an empty 1.0 request), and receivers that refuse the content type answer 415.
+//! as an empty 1.0 request), and receivers that refuse the content type answer 415 (the 2.0
+//! specification) or 400.
 
 use crate::compress::Compressor;
 use crate::encode_v2::V2Encoder;
@@ -38,10 +39,11 @@ impl Protocol {
         self.v2.swap(false, Ordering::AcqRel)
     }
 
-    /// Whether a 2.0 request answered so shows a receiver that does not speak 2.0: a 2xx
-    /// without the samples-written header (nothing may count as written then), or 415.
+    /// Whether a 2.0 request answered so shows a receiver that does not speak 2.0: 415, or a
+    /// 2xx or 400 without the samples-written header, which every 2.0 receiver sends (nothing
+    /// may count as written then). At worst one request goes again as 1.0.
     pub fn refused_v2(status: u16, written: Option<u64>) -> bool {
-        ((200..300).contains(&status) && written.is_none()) || status == 415
+        status == 415 || (written.is_none() && ((200..300).contains(&status) || status == 400))
     }
 }
 
@@ -89,13 +91,15 @@ mod tests {
     }
 
     #[test]
-    fn a_2xx_without_the_written_header_or_a_415_refuses_2_0() {
+    fn a_2xx_or_400_without_the_written_header_or_a_415_refuses_2_0() {
         assert!(Protocol::refused_v2(204, None));
         assert!(Protocol::refused_v2(200, None));
         assert!(Protocol::refused_v2(415, None));
+        assert!(Protocol::refused_v2(400, None));
         assert!(!Protocol::refused_v2(204, Some(0)));
-        assert!(!Protocol::refused_v2(400, None));
         assert!(!Protocol::refused_v2(400, Some(3)));
+        assert!(!Protocol::refused_v2(401, None));
+        assert!(!Protocol::refused_v2(429, None));
         assert!(!Protocol::refused_v2(503, None));
     }
 }

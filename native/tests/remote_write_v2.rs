@@ -21,14 +21,19 @@ use support::{Received, Receiver, Reply};
 const WRITTEN: &str = "X-Prometheus-Remote-Write-Samples-Written";
 
 fn v2_client(url: &str) -> Client {
-    let config = Config::from_pairs([
+    v2_client_with(url, &[])
+}
+
+fn v2_client_with(url: &str, extra: &[(&str, &str)]) -> Client {
+    let mut pairs = vec![
         ("url", url),
         ("remote_write.version", "2"),
         ("retry.initial_delay_ms", "10"),
         ("retry.max_delay_ms", "20"),
         ("retry.max_retries", "3"),
-    ])
-    .unwrap();
+    ];
+    pairs.extend_from_slice(extra);
+    let config = Config::from_pairs(pairs).unwrap();
     Client::new(
         &config,
         vec![Box::new(HttpTransport::new(&config).unwrap())],
@@ -254,4 +259,55 @@ fn a_2xx_that_wrote_less_than_it_was_sent_counts_the_rest_as_refused() {
     assert_eq!(n[Counter::SamplesOut as usize], 3);
     assert_eq!(n[Counter::SamplesNonRetryableDropped as usize], 1);
     assert_eq!(n[Counter::SamplesDropped as usize], 1);
+}
+
+#[test]
+fn a_400_without_the_written_header_switches_to_1_0() {
+    let r = Receiver::start(
+        vec![Reply::status(400).body("unsupported")],
+        Reply::status(204),
+    );
+    let c = v2_client(&r.url);
+    let result = send(&c, &batch(1, 1_700_000_000_000));
+    assert_eq!(result.outcome, Outcome::Written);
+    assert!(
+        result.message.contains(
+            "with HTTP 400 without X-Prometheus-Remote-Write-Samples-Written: it does not speak 2.0"
+        ),
+        "{}",
+        result.message
+    );
+    let reqs = r.requests();
+    assert!(reqs.len() == 2 && is_v2(&reqs[0]) && is_v1(&reqs[1]));
+    assert_eq!(counters(&c)[Counter::SamplesOut as usize], 2);
+}
+
+#[test]
+fn the_switch_is_told_even_when_another_request_of_the_batch_ends_worse() {
+    // One batch, three requests of two samples: the first finds a 1.0 receiver (and is resent as
+    // 1.0), the second is refused.
+    let r = Receiver::start(
+        vec![
+            Reply::status(204),
+            Reply::status(204),
+            Reply::status(400).body("bad"),
+        ],
+        Reply::status(204),
+    );
+    let c = v2_client_with(
+        &r.url,
+        &[("max_request_samples", "2"), ("lanes.adaptive", "false")],
+    );
+    let result = send(&c, &batch(3, 1_700_000_000_000));
+    assert_eq!(result.outcome, Outcome::DroppedNonRetryable);
+    assert!(
+        result.message.contains("it does not speak 2.0")
+            && result.message.contains(". Then: non-retryable answer: ")
+            && result
+                .message
+                .ends_with("2 samples not written; response body: bad"),
+        "{}",
+        result.message
+    );
+    assert_eq!(r.requests().len(), 4);
 }

@@ -2,6 +2,7 @@
 and TaskManagers, separate JVMs, from an official distribution), all on 127.0.0.1 with free ports,
 stopped and removed when done. No test logic here."""
 
+import atexit
 import json
 import os
 import shutil
@@ -47,6 +48,30 @@ def wait_until(what, check, seconds, interval=0.2):
     raise AssertionError(f"timed out after {seconds} s waiting for {what} (last error: {last_error})")
 
 
+def kill_processes_of(folder):
+    """SIGKILLs every process whose command line mentions `folder` (a test's private folder)."""
+    needle = folder.encode()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if needle in f.read():
+                        os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def start_or_clean_up(server, start):
+    """Runs `start()`; if it fails, stops what it started before raising (a `with` statement
+    calls __exit__ only after __enter__ returned)."""
+    try:
+        start()
+    except BaseException as e:
+        server.__exit__(type(e), e, None)
+        raise
+    return server
+
+
 def stop_process(process, seconds=10):
     if process.poll() is None:
         process.terminate()
@@ -61,6 +86,7 @@ class Prometheus:
     """A Prometheus with the Remote-Write receiver on, on 127.0.0.1, with its own data folder."""
 
     def __init__(self, binary="prometheus", extra_config="", remote_write_2=False):
+        assert binary, "no Prometheus binary (PROMSINK_PROMETHEUS3: scripts/prometheus3.sh)"
         self.binary = binary
         self.extra_config = extra_config
         self.remote_write_2 = remote_write_2
@@ -73,6 +99,10 @@ class Prometheus:
         return f"http://127.0.0.1:{self.port}/api/v1/write"
 
     def __enter__(self):
+        self.process = None
+        return start_or_clean_up(self, self._start)
+
+    def _start(self):
         config = os.path.join(self.folder, "prometheus.yml")
         with open(config, "w") as f:
             f.write("global:\n  scrape_interval: 1h\n" + self.extra_config)
@@ -88,10 +118,10 @@ class Prometheus:
         wait_until("Prometheus to be ready",
                    lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2)
                    .status == 200, 30)
-        return self
 
     def __exit__(self, *exc):
-        stop_process(self.process)
+        if self.process is not None:
+            stop_process(self.process)
         self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -125,6 +155,10 @@ class VictoriaMetrics:
         return f"http://127.0.0.1:{self.port}/api/v1/write"
 
     def __enter__(self):
+        self.process = None
+        return start_or_clean_up(self, self._start)
+
+    def _start(self):
         self.log = open(os.path.join(self.folder, "victoria-metrics.log"), "w")
         self.process = subprocess.Popen(
             ["victoria-metrics", f"-httpListenAddr=127.0.0.1:{self.port}",
@@ -133,10 +167,10 @@ class VictoriaMetrics:
         wait_until("VictoriaMetrics to be ready",
                    lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2)
                    .status == 200, 30)
-        return self
 
     def __exit__(self, *exc):
-        stop_process(self.process)
+        if self.process is not None:
+            stop_process(self.process)
         self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -211,6 +245,9 @@ class FlinkCluster:
             # A killed TaskManager is noticed within seconds, not the default 50.
             "heartbeat.interval": "1000",
             "heartbeat.timeout": "5000",
+            # The REST API answers with fresh checkpoint statistics (default: cached for 3 s).
+            "web.refresh-interval": "100",
+            "rest.cache.checkpoint-statistics.timeout": "50ms",
         }
         settings.update(self.extra_config)
         # Flat keys are valid YAML for config.yaml on Flink 1.20 and 2.x alike.
@@ -223,16 +260,17 @@ class FlinkCluster:
                               check=check, capture_output=True, text=True, timeout=120)
 
     def __enter__(self):
+        # The daemons outlive this process unless stopped: also at exit, however pytest ends.
+        self._sweep = lambda: kill_processes_of(self.folder)
+        atexit.register(self._sweep)
+        return start_or_clean_up(self, self._start)
+
+    def _start(self):
         self._write_conf()
-        try:
-            self._script("jobmanager.sh", "start")
-            for _ in range(self.taskmanagers):
-                self.start_taskmanager()
-            self.wait_for_slots(self.taskmanagers * self.slots)
-        except BaseException as e:
-            self.__exit__(type(e), e, None)
-            raise
-        return self
+        self._script("jobmanager.sh", "start")
+        for _ in range(self.taskmanagers):
+            self.start_taskmanager()
+        self.wait_for_slots(self.taskmanagers * self.slots)
 
     def start_taskmanager(self):
         """Starts one more TaskManager, named tm-<n> (its resource id)."""
@@ -261,14 +299,8 @@ class FlinkCluster:
                    lambda: http_json(self.rest + "/overview")["slots-total"] >= slots, seconds)
 
     def __exit__(self, *exc):
-        for pid_file in sorted(os.listdir(self.env["FLINK_PID_DIR"])) if os.path.isdir(
-                self.env["FLINK_PID_DIR"]) else []:
-            with open(os.path.join(self.env["FLINK_PID_DIR"], pid_file)) as f:
-                for pid in f.read().split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+        self._sweep()
+        atexit.unregister(self._sweep)
         if exc[0] is not None:
             self.print_logs()
         shutil.rmtree(self.folder, ignore_errors=True)

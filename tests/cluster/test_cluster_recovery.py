@@ -66,6 +66,7 @@ def kill_late_in_a_checkpoint_interval(flink, job_id):
     checkpoint, once three have completed. Returns (killed id, checkpoint id before the kill)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        assert flink.job(job_id)["state"] == "RUNNING", "the job ended before the kill"
         checkpoints = flink.job(job_id, "/checkpoints")
         completed = (checkpoints.get("latest") or {}).get("completed")
         if completed and checkpoints["counts"]["completed"] >= 3:
