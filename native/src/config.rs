@@ -16,13 +16,21 @@ pub enum OnRetryLimit {
     DiscardAndContinue,
 }
 
-/// Headers that Remote-Write reserves; users cannot set them.
-pub const RESERVED_HEADERS: [&str; 4] = [
+/// Headers users cannot set: those Remote-Write reserves, and those HTTP derives from the
+/// request itself. The Java builder holds the same list (checked by `tests/contract.rs`).
+pub const RESERVED_HEADERS: [&str; 8] = [
     "content-encoding",
     "content-type",
     "x-prometheus-remote-write-version",
     "user-agent",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
 ];
+
+/// The most sending lanes of one client (the Java builder's `MAX_SENDING_LANES`).
+pub const MAX_LANES: usize = 64;
 
 /// A credential: compared and cloned like a string, never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -199,15 +207,21 @@ impl Config {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(Error::config(format!(
                 "url {:?} must start with http:// or https://",
-                self.url
+                redacted_url(&self.url)
+            )));
+        }
+        if authority(&self.url).contains('@') {
+            return Err(Error::config(format!(
+                "url {:?} must not carry user:password@ (use auth.basic.*)",
+                redacted_url(&self.url)
             )));
         }
         if self.user_agent.trim().is_empty() {
             return Err(Error::config("user_agent must not be blank"));
         }
-        if !(1..=255).contains(&self.lanes) {
+        if !(1..=MAX_LANES).contains(&self.lanes) {
             return Err(Error::config(format!(
-                "lanes is {}; allowed: 1 to 255",
+                "lanes is {}; allowed: 1 to {MAX_LANES}",
                 self.lanes
             )));
         }
@@ -222,7 +236,18 @@ impl Config {
                 "retry.max_delay_ms must be >= retry.initial_delay_ms",
             ));
         }
-        for (name, _) in &self.headers {
+        for (name, value) in &self.headers {
+            let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+            if name.is_empty() || !name.bytes().all(token) {
+                return Err(Error::config(format!(
+                    "header name {name:?} is not an HTTP token (RFC 9110)"
+                )));
+            }
+            if value.contains(['\r', '\n']) {
+                return Err(Error::config(format!(
+                    "header {name:?} has a CR or LF in its value"
+                )));
+            }
             let lower = name.to_ascii_lowercase();
             if RESERVED_HEADERS.contains(&lower.as_str()) {
                 return Err(Error::config(format!(
@@ -237,6 +262,29 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The authority of an `scheme://authority/...` URL (empty without `://`).
+fn authority(url: &str) -> &str {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return "";
+    };
+    let rest = &url[start..];
+    &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
+}
+
+/// `url` as it may be shown in messages and logs: its query (often an API key) and any
+/// `user:password@` replaced by `<hidden>`. The Java builder shows URLs by the same rule.
+pub fn redacted_url(url: &str) -> String {
+    let mut out = match url.find('?') {
+        Some(q) => format!("{}?<hidden>", &url[..q]),
+        None => url.to_string(),
+    };
+    let userinfo = authority(&out).rfind('@');
+    if let (Some(at), Some(start)) = (userinfo, out.find("://").map(|i| i + 3)) {
+        out.replace_range(start..start + at, "<hidden>");
+    }
+    out
 }
 
 /// Standard base64 with padding (RFC 4648), for basic-auth credentials.
@@ -403,10 +451,62 @@ mod tests {
             "content-type",
             "X-Prometheus-Remote-Write-Version",
             "User-Agent",
+            "Host",
+            "CONTENT-LENGTH",
+            "Transfer-Encoding",
+            "connection",
         ] {
             let e = Config::from_pairs([("url", "http://h/w"), (&*format!("header.{h}"), "x")])
                 .unwrap_err();
             assert!(e.to_string().contains("reserved"), "{h}: {e}");
         }
+    }
+
+    #[test]
+    fn header_names_must_be_tokens_and_values_free_of_line_breaks() {
+        let with = |name: &str, value: &str| {
+            Config::from_pairs([("url", "http://h/w"), (&*format!("header.{name}"), value)])
+        };
+        assert!(with("X-Scope-OrgID", "tenant-1").is_ok());
+        for (name, value) in [("X Bad", "x"), ("", "x"), ("X:1", "x")] {
+            let e = with(name, value).unwrap_err().to_string();
+            assert!(e.contains("not an HTTP token"), "{name}: {e}");
+        }
+        for value in ["a\r\nInjected: 1", "a\nb", "a\r"] {
+            let e = with("X-Ok", value).unwrap_err().to_string();
+            assert!(e.contains("CR or LF"), "{e}");
+            assert!(!e.contains("Injected"), "the value is never repeated: {e}");
+        }
+    }
+
+    #[test]
+    fn lanes_are_1_to_64_as_in_the_java_builder() {
+        let lanes = |n: &str| Config::from_pairs([("url", "http://h/w"), ("lanes", n)]);
+        assert!(lanes("1").is_ok() && lanes("64").is_ok());
+        for n in ["0", "65", "255"] {
+            assert_eq!(
+                lanes(n).unwrap_err().to_string(),
+                format!("invalid configuration: lanes is {n}; allowed: 1 to 64")
+            );
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_query_or_credentials() {
+        assert_eq!(
+            redacted_url("http://u:p@h:1/w?k=v#f"),
+            "http://<hidden>@h:1/w?<hidden>"
+        );
+        assert_eq!(redacted_url("https://h/w?api_key=x"), "https://h/w?<hidden>");
+        assert_eq!(redacted_url("http://h/w"), "http://h/w");
+        assert_eq!(redacted_url("http://h/a@b"), "http://h/a@b");
+        let e = Config::from_pairs([("url", "https://flink:s3cret@h/w?k=Q")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: url \"https://<hidden>@h/w?<hidden>\" must not carry \
+             user:password@ (use auth.basic.*)"
+        );
+        let e = Config::from_pairs([("url", "ftp://h/w?k=Q-s3cret")]).unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 }

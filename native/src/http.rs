@@ -1,7 +1,7 @@
 //! The HTTP side: one POST of a compressed `WriteRequest`, answered with what the receiver said
 //! or why no answer came. Uses one keep-alive `ureq` agent per client.
 
-use crate::config::{Config, RESERVED_HEADERS};
+use crate::config::{redacted_url, Config, RESERVED_HEADERS};
 use crate::error::{Error, Result};
 use crate::retry::parse_retry_after;
 use std::io::Read;
@@ -80,7 +80,7 @@ pub trait Signer: Send {
 pub trait Transport: Send {
     /// Posts `body` (snappy-compressed protobuf in the format `version`) once.
     fn post(&mut self, body: &[u8], version: WireVersion) -> Attempt;
-    /// The endpoint, for messages.
+    /// The endpoint, for messages: without its query or credentials.
     fn endpoint(&self) -> &str;
 }
 
@@ -88,6 +88,8 @@ pub trait Transport: Send {
 pub struct HttpTransport {
     agent: ureq::Agent,
     url: String,
+    /// The endpoint as messages show it (`redacted_url`).
+    shown_url: String,
     /// Every header sent with a 1.0 request, the reserved ones first; what a signer is shown.
     headers: Vec<(String, String)>,
     /// The same for a 2.0 request (another content type and version).
@@ -142,6 +144,7 @@ impl HttpTransport {
         Ok(HttpTransport {
             agent,
             url: config.url.clone(),
+            shown_url: redacted_url(&config.url),
             headers: headers(WireVersion::V1),
             headers_v2: headers(WireVersion::V2),
             signer: None,
@@ -260,7 +263,7 @@ impl Transport for HttpTransport {
     }
 
     fn endpoint(&self) -> &str {
-        &self.url
+        &self.shown_url
     }
 }
 

@@ -10,7 +10,7 @@ use crate::encode::prefix_within;
 use crate::http::{Attempt, Transport, WireVersion};
 use crate::metrics::{Counter, Counters};
 use crate::request::{Protocol, RequestBody};
-use crate::retry::RetryPolicy;
+use crate::retry::{jitter, RetryPolicy};
 use crate::router::{LaneStats, Router};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
@@ -307,7 +307,7 @@ impl Lane {
                         Attempt::Answered { retry_after, .. } => *retry_after,
                         Attempt::NoAnswer { .. } => None,
                     };
-                    self.wait(self.retry.delay(retries, retry_after))?;
+                    self.wait(self.retry.delay(retries, retry_after, jitter()))?;
                 }
             }
         }

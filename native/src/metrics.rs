@@ -29,6 +29,18 @@ pub enum Counter {
 pub const COUNTERS: usize = 8;
 
 impl Counter {
+    /// Every counter, in the order of the array that crosses JNI.
+    pub const ALL: [Counter; COUNTERS] = [
+        Counter::SamplesOut,
+        Counter::WriteRequestsOut,
+        Counter::WriteRequestsRetries,
+        Counter::SamplesDropped,
+        Counter::SamplesNonRetryableDropped,
+        Counter::SamplesRetryLimitDropped,
+        Counter::WriteRequestsPermanentlyFailed,
+        Counter::SamplesInvalidDropped,
+    ];
+
     /// The Flink metric name.
     pub fn java_name(self) -> &'static str {
         match self {

@@ -25,14 +25,31 @@ impl RetryPolicy {
         delay.min(self.max_delay)
     }
 
-    /// Delay before retry number `retry`, honouring a `Retry-After` answer when there is one
-    /// (capped by the max delay).
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        match retry_after {
-            Some(d) => d.min(self.max_delay),
-            None => self.backoff(retry),
-        }
+    /// Delay before retry number `retry`: the backoff, or a longer `Retry-After` (a shorter, zero
+    /// or past one never shortens it), capped by the max delay; then `jitter` (0 to 1) times a
+    /// quarter of that added on top. So the configured delays stay lower bounds, and writers
+    /// refused at the same moment do not retry in lockstep:
+    /// `d = min(max(initial * 2^(retry-1), retry_after), max)`, wait `d * (1 + jitter / 4)`.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+        let d = self
+            .backoff(retry)
+            .max(retry_after.unwrap_or_default())
+            .min(self.max_delay);
+        d + d.mul_f64(0.25 * jitter.clamp(0.0, 1.0))
     }
+}
+
+/// A random number in [0, 1) for [`RetryPolicy::delay`]: the standard library's per-instance
+/// random hash keys, mixed (no dependency, no shared state between lanes).
+pub fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Parses a `Retry-After` header value: delay-seconds or an HTTP date (IMF-fixdate, as RFC 9110
@@ -133,17 +150,41 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_replaces_backoff_and_is_capped() {
+    fn a_longer_retry_after_replaces_the_backoff_and_is_capped() {
         let p = policy();
-        assert_eq!(
-            p.delay(1, Some(Duration::from_secs(2))),
-            Duration::from_secs(2)
-        );
-        assert_eq!(
-            p.delay(1, Some(Duration::from_secs(60))),
-            Duration::from_secs(5)
-        );
-        assert_eq!(p.delay(3, None), Duration::from_millis(120));
+        let s = Duration::from_secs;
+        assert_eq!(p.delay(1, Some(s(2)), 0.0), s(2));
+        assert_eq!(p.delay(1, Some(s(60)), 0.0), s(5));
+        assert_eq!(p.delay(3, None, 0.0), Duration::from_millis(120));
+    }
+
+    #[test]
+    fn a_shorter_zero_or_past_retry_after_never_shortens_the_backoff() {
+        let p = policy();
+        for retry_after in [Duration::ZERO, Duration::from_millis(10), Duration::from_millis(59)] {
+            assert_eq!(p.delay(2, Some(retry_after), 0.0), Duration::from_millis(60));
+        }
+        // A date in the past parses as zero: the backoff, not a tight loop.
+        let past = parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", SystemTime::now());
+        assert_eq!(p.delay(4, past, 0.0), Duration::from_millis(240));
+        // A negative number is no Retry-After at all.
+        assert_eq!(p.delay(1, parse_retry_after("-5", SystemTime::now()), 0.0), p.backoff(1));
+    }
+
+    #[test]
+    fn jitter_adds_up_to_a_quarter_and_never_takes_away() {
+        let p = policy();
+        assert_eq!(p.delay(2, None, 1.0), Duration::from_millis(75));
+        assert_eq!(p.delay(20, None, 1.0), Duration::from_millis(6250));
+        assert_eq!(p.delay(2, None, 0.5), Duration::from_micros(67_500));
+        let draws: Vec<f64> = (0..1000).map(|_| jitter()).collect();
+        assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
+        let (low, high) = (draws.iter().filter(|&&j| j < 0.25).count(), draws.iter().filter(|&&j| j >= 0.75).count());
+        assert!(low > 150 && high > 150, "not spread: {low} below 0.25, {high} above 0.75");
+        for j in draws {
+            let d = p.delay(3, None, j);
+            assert!(d >= Duration::from_millis(120) && d < Duration::from_millis(150), "{d:?}");
+        }
     }
 
     #[test]

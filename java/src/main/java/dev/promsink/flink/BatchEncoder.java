@@ -5,7 +5,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -93,13 +92,39 @@ public final class BatchEncoder {
     pos = start + n;
   }
 
+  /**
+   * UTF-8 of {@code s}, written in place. An unpaired surrogate is written as its three-byte form
+   * (0xED 0xA0..0xBF ..), which is not UTF-8: the native validation then drops that series, counts
+   * it and says why ("name or value not UTF-8"), instead of storing a {@code ?} in its place.
+   */
   private void putNonAscii(String s) {
-    // Unpaired surrogates become '?', so the native side always receives valid UTF-8.
-    byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-    ensure(4L + bytes.length);
-    INT.set(buf, pos, bytes.length);
-    System.arraycopy(bytes, 0, buf, pos + 4, bytes.length);
-    pos += 4 + bytes.length;
+    int n = s.length();
+    ensure(4L + 3L * n);
+    int at = pos + 4;
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        buf[at++] = (byte) c;
+      } else if (c < 0x800) {
+        buf[at++] = (byte) (0xC0 | c >> 6);
+        buf[at++] = (byte) (0x80 | c & 0x3F);
+      } else if (Character.isHighSurrogate(c)
+          && i + 1 < n
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
+        int cp = Character.toCodePoint(c, s.charAt(++i));
+        buf[at++] = (byte) (0xF0 | cp >> 18);
+        buf[at++] = (byte) (0x80 | cp >> 12 & 0x3F);
+        buf[at++] = (byte) (0x80 | cp >> 6 & 0x3F);
+        buf[at++] = (byte) (0x80 | cp & 0x3F);
+      } else {
+        // Three bytes also for an unpaired surrogate: not UTF-8, on purpose (see above).
+        buf[at++] = (byte) (0xE0 | c >> 12);
+        buf[at++] = (byte) (0x80 | c >> 6 & 0x3F);
+        buf[at++] = (byte) (0x80 | c & 0x3F);
+      }
+    }
+    INT.set(buf, pos, at - pos - 4);
+    pos = at;
   }
 
   private void ensure(long more) {

@@ -139,7 +139,7 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
         + "}";
   }
 
-  /** The native options with credentials and header values hidden. */
+  /** The native options with credentials, header values and the URL's query hidden. */
   static Map<String, String> printable(Map<String, String> options) {
     Map<String, String> out = new LinkedHashMap<>();
     options.forEach(
@@ -150,7 +150,31 @@ public class PrometheusSink extends AsyncSinkBase<PrometheusTimeSeries, Promethe
                         || k.equals("auth.basic.password")
                         || k.equals("auth.bearer_token")
                     ? "<hidden>"
-                    : v));
+                    : k.equals("url") ? redactedUrl(v) : v));
+    return out;
+  }
+
+  /**
+   * {@code url} as it may be shown: its query (often an API key) and any {@code user:password@}
+   * replaced by {@code <hidden>}. The native client shows its endpoint by the same rule.
+   */
+  static String redactedUrl(String url) {
+    if (url == null) {
+      return null;
+    }
+    int query = url.indexOf('?');
+    String out = query < 0 ? url : url.substring(0, query + 1) + "<hidden>";
+    int authority = out.indexOf("://") + 3;
+    if (authority >= 3) {
+      int end = authority;
+      while (end < out.length() && "/?#".indexOf(out.charAt(end)) < 0) {
+        end++;
+      }
+      int at = out.lastIndexOf('@', end - 1);
+      if (at >= authority) {
+        out = out.substring(0, authority) + "<hidden>@" + out.substring(at + 1);
+      }
+    }
     return out;
   }
 

@@ -45,9 +45,20 @@ public class PrometheusSinkBuilder
   /** Default name of the metric group holding the sink's counters. */
   public static final String DEFAULT_METRIC_GROUP_NAME = "Prometheus";
 
+  /**
+   * Headers users cannot set: those Remote-Write reserves, and those HTTP derives from the request.
+   * The native client holds the same list (checked by the cargo test {@code contract.rs}).
+   */
   private static final List<String> RESERVED_HEADERS =
       Arrays.asList(
-          "content-encoding", "content-type", "x-prometheus-remote-write-version", "user-agent");
+          "content-encoding",
+          "content-type",
+          "x-prometheus-remote-write-version",
+          "user-agent",
+          "host",
+          "content-length",
+          "transfer-encoding",
+          "connection");
 
   private String prometheusRemoteWriteUrl;
   private Integer maxBatchSizeInSamples;
@@ -247,7 +258,7 @@ public class PrometheusSinkBuilder
     if (url == null || url.trim().isEmpty()) {
       throw invalid("setPrometheusRemoteWriteUrl", url, "a non-blank http:// or https:// URL");
     }
-    checkUrl(url);
+    checkUrl(url.trim());
     int batch = orDefault(maxBatchSizeInSamples, DEFAULT_MAX_BATCH_SIZE_IN_SAMPLES);
     if (batch <= 1) {
       throw invalid("setMaxBatchSizeInSamples", batch, "2 to " + Integer.MAX_VALUE);
@@ -390,15 +401,24 @@ public class PrometheusSinkBuilder
         batch, record, buffered, maxTime, inFlightBatches, lanes, options, group, requestSigner);
   }
 
+  /** Checks the URL; messages show it without its query or credentials. */
   private static void checkUrl(String url) {
+    String shown = PrometheusSink.redactedUrl(url);
+    URI uri;
     try {
-      URI uri = new URI(url.trim());
-      String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-      if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
-        throw invalid("setPrometheusRemoteWriteUrl", url, "an http:// or https:// URL with a host");
-      }
+      uri = new URI(url);
     } catch (URISyntaxException e) {
-      throw invalid("setPrometheusRemoteWriteUrl", url, "a valid URL (" + e.getMessage() + ")");
+      throw invalid("setPrometheusRemoteWriteUrl", shown, "a valid URL");
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
+      throw invalid("setPrometheusRemoteWriteUrl", shown, "an http:// or https:// URL with a host");
+    }
+    if (uri.getRawUserInfo() != null) {
+      throw invalid(
+          "setPrometheusRemoteWriteUrl",
+          shown,
+          "a URL without user:password@ (credentials go to setBasicAuth, where they stay hidden)");
     }
   }
 
@@ -411,7 +431,8 @@ public class PrometheusSinkBuilder
           "addHttpHeader",
           name,
           "any header but the reserved Content-Encoding, Content-Type,"
-              + " X-Prometheus-Remote-Write-Version and User-Agent (use setHttpUserAgent)");
+              + " X-Prometheus-Remote-Write-Version, User-Agent (use setHttpUserAgent), Host,"
+              + " Content-Length, Transfer-Encoding and Connection");
     }
     if (value == null || value.indexOf('\r') >= 0 || value.indexOf('\n') >= 0) {
       throw invalid("addHttpHeader(" + name + ")", "<hidden>", "a non-null value without CR/LF");

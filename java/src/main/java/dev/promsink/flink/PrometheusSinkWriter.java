@@ -56,7 +56,12 @@ final class PrometheusSinkWriter
     this.client =
         NativeClient.create(
             nativeOptions, requestSigner == null ? null : new Signing(requestSigner));
-    registerCounters(context.metricGroup().addGroup(metricGroupName));
+    try {
+      registerCounters(context.metricGroup().addGroup(metricGroupName));
+    } catch (RuntimeException | Error e) {
+      client.close(); // no sender threads left behind by a writer that never existed
+      throw e;
+    }
   }
 
   /**
@@ -186,17 +191,25 @@ final class PrometheusSinkWriter
         String firstInvalid,
         long[] counterValues,
         long lanes) {
-      updateCounters(counterValues);
-      int previousLanes = inFlight.updateLanes(lanes);
-      if (previousLanes > 0) {
-        LOG.info("Sending lanes in use: {} -> {}", previousLanes, inFlight.activeLanes());
-      }
-      if (invalidSeries > 0) {
-        LOG.warn(
-            "Dropped {} invalid series ({} samples) of a batch; the rest was sent. First: {}",
-            invalidSeries,
-            invalidSamples,
-            firstInvalid);
+      try {
+        updateCounters(counterValues);
+        int previousLanes = inFlight.updateLanes(lanes);
+        if (previousLanes > 0) {
+          LOG.info("Sending lanes in use: {} -> {}", previousLanes, inFlight.activeLanes());
+        }
+        if (invalidSeries > 0) {
+          LOG.warn(
+              "Dropped {} invalid series ({} samples) of a batch; the rest was sent. First: {}",
+              invalidSeries,
+              invalidSamples,
+              firstInvalid);
+        }
+      } catch (Throwable t) {
+        // The batch is completed whatever happens here: a batch left in flight would hold the
+        // next checkpoint for ever. The job fails with the cause instead.
+        resultHandler.completeExceptionally(
+            new PrometheusSinkWriteException("promsink could not complete a batch: " + t, t));
+        return;
       }
       switch (outcome) {
         case WRITTEN:

@@ -96,6 +96,11 @@ class PrometheusSinkBuilderTest {
             b -> b.setPrometheusRemoteWriteUrl("http://exa mple/"),
             "Invalid setPrometheusRemoteWriteUrl: http://exa mple/"),
         bad(
+            "credentials in the url",
+            b -> b.setPrometheusRemoteWriteUrl("https://flink:s3cret@prometheus:9090/api/v1/write"),
+            "Invalid setPrometheusRemoteWriteUrl: https://<hidden>@prometheus:9090/api/v1/write;"
+                + " allowed: a URL without user:password@ (credentials go to setBasicAuth"),
+        bad(
             "wrong scheme",
             b -> b.setPrometheusRemoteWriteUrl("ftp://host/w"),
             "Invalid setPrometheusRemoteWriteUrl: ftp://host/w; allowed: an http:// or https://"),
@@ -171,6 +176,19 @@ class PrometheusSinkBuilderTest {
             "reserved user agent header",
             b -> b.addHttpHeader("User-Agent", "x"),
             "Invalid addHttpHeader: User-Agent"),
+        bad("reserved host header", b -> b.addHttpHeader("Host", "x"), "Invalid addHttpHeader: Host"),
+        bad(
+            "reserved content length header",
+            b -> b.addHttpHeader("CONTENT-LENGTH", "1"),
+            "Invalid addHttpHeader: CONTENT-LENGTH"),
+        bad(
+            "reserved transfer encoding header",
+            b -> b.addHttpHeader("transfer-encoding", "chunked"),
+            "Invalid addHttpHeader: transfer-encoding"),
+        bad(
+            "reserved connection header",
+            b -> b.addHttpHeader("Connection", "close"),
+            "Invalid addHttpHeader: Connection; allowed: any header but the reserved"),
         bad(
             "bad header name",
             b -> b.addHttpHeader("X Bad", "x"),
@@ -232,6 +250,28 @@ class PrometheusSinkBuilderTest {
     assertThatThrownBy(() -> change.apply(valid()).build())
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(message);
+  }
+
+  @Test
+  void theQueryOfTheUrlReachesTheNativeOptionsButNeverToStringOrMessages() {
+    String url = "https://prometheus:9090/api/v1/write?api_key=Q-s3cret&tenant=a";
+    PrometheusSink sink = PrometheusSink.builder().setPrometheusRemoteWriteUrl(url).build();
+    assertThat(sink.nativeOptions()).containsEntry("url", url);
+    assertThat(sink.toString())
+        .contains("url=https://prometheus:9090/api/v1/write?<hidden>")
+        .doesNotContain("Q-s3cret");
+    assertThatThrownBy(
+            () ->
+                PrometheusSink.builder()
+                    .setPrometheusRemoteWriteUrl("ftp://prometheus/w?api_key=Q-s3cret")
+                    .build())
+        .hasMessage(
+            "Invalid setPrometheusRemoteWriteUrl: ftp://prometheus/w?<hidden>; allowed: an http://"
+                + " or https:// URL with a host")
+        .hasMessageNotContaining("Q-s3cret");
+    assertThat(PrometheusSink.redactedUrl("http://u:p@h:1/w?k=v#f"))
+        .isEqualTo("http://<hidden>@h:1/w?<hidden>");
+    assertThat(PrometheusSink.redactedUrl("http://h/w")).isEqualTo("http://h/w");
   }
 
   @Test

@@ -1,7 +1,11 @@
 package dev.promsink.flink;
 
+import org.apache.logging.log4j.Level;
+import java.io.StringWriter;
+import java.io.PrintWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.promsink.flink.jni.SinkCounter;
@@ -79,6 +83,47 @@ class SecurityTest {
       assertThat(sink.toString()).doesNotContain(WRONG_PASSWORD);
       assertThat(String.join("\n", log.lines())).doesNotContain(WRONG_PASSWORD);
       assertThat(prometheus.rawSamples("secure_wrong", "1h").sampleCount()).isZero();
+    }
+  }
+
+  /**
+   * A job that fails (401) configured with every kind of secret: a key in the URL's query, basic
+   * auth or a bearer token, and a secret header. Every log line (of every logger, with its stack
+   * trace) and the whole exception chain are searched for each secret: none is there.
+   */
+  @Test
+  void noSecretShowsInAnyLogLineOrExceptionOfAFailingJob() throws Exception {
+    String queryKey = "Q-k3y-8812";
+    String headerSecret = "H-s3cret-5531";
+    try (PrometheusServer prometheus = PrometheusServer.withBasicAuth()) {
+      String url = prometheus.writeUrl() + "?api_key=" + queryKey;
+      for (boolean basic : new boolean[] {true, false}) {
+        PrometheusSinkBuilder builder =
+            PrometheusSink.builder()
+                .setPrometheusRemoteWriteUrl(url)
+                .addHttpHeader("X-Api-Key", headerSecret)
+                .setSendingLanes(1);
+        if (basic) {
+          builder.setBasicAuth(PrometheusServer.BASIC_AUTH_USER, WRONG_PASSWORD);
+        } else {
+          builder.setBearerToken(TOKEN);
+        }
+        PrometheusSink sink = builder.build();
+        String failure;
+        try (LogCapture log = LogCapture.everything(Level.ALL)) {
+          Throwable thrown = catchThrowable(() -> SinkJobs.run(data("secure_secrets"), sink, 1));
+          assertThat(thrown).isNotNull();
+          assertThat(thrown).rootCause().isInstanceOf(PrometheusSinkWriteException.class);
+          StringWriter trace = new StringWriter();
+          thrown.printStackTrace(new PrintWriter(trace));
+          failure = trace + "\n" + sink + "\n" + String.join("\n", log.lines());
+          assertThat(failure)
+              .contains(prometheus.writeUrl() + "?<hidden> answered HTTP 401 after 0 retries");
+        }
+        for (String secret : new String[] {queryKey, headerSecret, WRONG_PASSWORD, TOKEN}) {
+          assertThat(failure).doesNotContain(secret);
+        }
+      }
     }
   }
 

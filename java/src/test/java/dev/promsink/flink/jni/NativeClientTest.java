@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.ByteOrder;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -52,7 +53,9 @@ class NativeClientTest {
         long[] counters,
         long lanes) {
       done.complete(
-          new Object[] {outcome, message, invalidSeries, invalidSamples, counters, lanes});
+          new Object[] {
+            outcome, message, invalidSeries, invalidSamples, counters, lanes, firstInvalid
+          });
     }
   }
 
@@ -187,6 +190,41 @@ class NativeClientTest {
       assertThat(r[0]).isEqualTo(BatchCallback.WRITTEN);
       assertThat(r[2]).isEqualTo(1L);
       assertThat(r[3]).isEqualTo(1L);
+      assertThat(client.counters()[SinkCounter.SAMPLES_INVALID_DROPPED.ordinal()]).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aLabelValueWithAnUnpairedSurrogateInvalidatesItsSeriesInsteadOfBecomingAQuestionMark()
+      throws Exception {
+    PrometheusTimeSeries unpaired =
+        PrometheusTimeSeries.builder()
+            .withMetricName("m")
+            .addLabel("device", "d\uD800x")
+            .addSample(1, 1)
+            .build();
+    PrometheusTimeSeries fine =
+        PrometheusTimeSeries.builder()
+            .withMetricName("m")
+            .addLabel("device", "caf\u00e9 \u20ac \uD83D\uDE00")
+            .addSample(1, 1)
+            .build();
+    ByteBuffer b = new BatchEncoder().encode(List.of(unpaired, fine));
+    byte[] bytes = new byte[b.limit()];
+    b.duplicate().get(bytes);
+    String raw = new String(bytes, StandardCharsets.ISO_8859_1);
+    // Valid text is written as Java's own UTF-8 encoder writes it.
+    assertThat(raw)
+        .contains(
+            new String(
+                "caf\u00e9 \u20ac \uD83D\uDE00".getBytes(StandardCharsets.UTF_8),
+                StandardCharsets.ISO_8859_1));
+    try (NativeClient client = NativeClient.create(options())) {
+      Result result = new Result();
+      client.submit(b, b.limit(), result);
+      Object[] r = result.done.get(30, TimeUnit.SECONDS);
+      assertThat(r[2]).isEqualTo(1L);
+      assertThat((String) r[6]).contains("not UTF-8");
       assertThat(client.counters()[SinkCounter.SAMPLES_INVALID_DROPPED.ordinal()]).isEqualTo(1);
     }
   }

@@ -1,5 +1,7 @@
 package dev.promsink.flink.testing;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
@@ -21,16 +23,28 @@ public final class LogCapture implements AutoCloseable {
     this(logger, Level.WARN);
   }
 
-  /** Captures the lines of {@code logger} at {@code least} or more severe. */
+  /** Captures the lines of every logger at {@code least} or more severe. */
+  public static LogCapture everything(Level least) {
+    return new LogCapture(null, least);
+  }
+
+  /** Captures the lines of {@code logger} (every logger if null) at {@code least} or more severe. */
   public LogCapture(Class<?> logger, Level least) {
-    this.loggerName = logger.getName();
+    this.loggerName = logger == null ? null : logger.getName();
     appender =
-        new AbstractAppender("capture-" + loggerName, null, null, true, Property.EMPTY_ARRAY) {
+        new AbstractAppender(
+            "capture-" + loggerName + "-" + System.nanoTime(), null, null, true, Property.EMPTY_ARRAY) {
           @Override
           public void append(LogEvent event) {
             if (event.getLevel().isMoreSpecificThan(least)
-                && event.getLoggerName().equals(loggerName)) {
-              lines.add(event.getLevel() + " " + event.getMessage().getFormattedMessage());
+                && (loggerName == null || event.getLoggerName().equals(loggerName))) {
+              String line = event.getLevel() + " " + event.getMessage().getFormattedMessage();
+              if (event.getThrown() != null) {
+                StringWriter trace = new StringWriter();
+                event.getThrown().printStackTrace(new PrintWriter(trace));
+                line += "\n" + trace;
+              }
+              lines.add(line);
             }
           }
         };

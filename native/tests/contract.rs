@@ -1,0 +1,105 @@
+//! The Java/Rust contract, checked from both sides' sources: what the Java shell and the native
+//! core must agree on is defined once on each side (their own languages' constants), and this
+//! test reads the Java sources and holds them to the Rust definitions. A change on one side
+//! without the other fails here.
+
+use promsink::client::Outcome;
+use promsink::config::{Config, MAX_LANES, RESERVED_HEADERS};
+use promsink::error::Error;
+use promsink::metrics::Counter;
+use std::path::Path;
+
+fn java(path: &str) -> String {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../java/src/main/java/dev/promsink/flink")
+        .join(path);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start:?}")) + start.len();
+    let to = text[from..].find(end).unwrap_or_else(|| panic!("no {end:?}")) + from;
+    &text[from..to]
+}
+
+/// Every double-quoted string literal in `text`, in order.
+fn strings(text: &str) -> Vec<&str> {
+    text.split('"').skip(1).step_by(2).collect()
+}
+
+/// The value of `name = <int>;` in `text`.
+fn int_constant(text: &str, name: &str) -> i64 {
+    between(text, &format!("{name} = "), ";").trim().parse().unwrap()
+}
+
+#[test]
+fn reserved_headers_are_the_same_list() {
+    let builder = java("PrometheusSinkBuilder.java");
+    let list = between(&builder, "RESERVED_HEADERS =", ";");
+    assert_eq!(strings(list), RESERVED_HEADERS);
+}
+
+#[test]
+fn the_lane_limit_is_the_same() {
+    let builder = java("PrometheusSinkBuilder.java");
+    assert_eq!(int_constant(&builder, "MAX_SENDING_LANES"), MAX_LANES as i64);
+}
+
+#[test]
+fn counters_have_the_same_order_and_names() {
+    let counters = java("jni/SinkCounter.java");
+    let names: Vec<&str> = strings(between(&counters, "public enum SinkCounter {", "private final"));
+    let rust: Vec<&str> = Counter::ALL.iter().map(|c| c.java_name()).collect();
+    assert_eq!(names, rust);
+    for (i, c) in Counter::ALL.iter().enumerate() {
+        assert_eq!(*c as usize, i);
+    }
+}
+
+#[test]
+fn outcome_codes_are_the_same() {
+    let callback = java("jni/BatchCallback.java");
+    for (name, outcome) in [
+        ("WRITTEN", Outcome::Written),
+        ("DROPPED_NON_RETRYABLE", Outcome::DroppedNonRetryable),
+        ("DROPPED_RETRY_LIMIT", Outcome::DroppedRetryLimit),
+        ("FAILED", Outcome::Failed),
+    ] {
+        assert_eq!(int_constant(&callback, name), outcome as i64, "{name}");
+    }
+}
+
+#[test]
+fn error_codes_are_the_same() {
+    let exception = java("jni/NativeException.java");
+    for (name, error) in [
+        ("MALFORMED_BATCH", Error::MalformedBatch(String::new())),
+        ("INVALID_CONFIG", Error::InvalidConfig(String::new())),
+        ("CLOSED", Error::Closed),
+        ("PANIC", Error::Panic(String::new())),
+        ("JNI", Error::Jni(String::new())),
+    ] {
+        assert_eq!(int_constant(&exception, name), error.code() as i64, "{name}");
+    }
+}
+
+#[test]
+fn every_option_key_the_builder_sends_is_one_the_native_client_knows() {
+    let builder = java("PrometheusSinkBuilder.java");
+    let keys: Vec<&str> = builder
+        .split("options.put(")
+        .skip(1)
+        .filter_map(|s| s.strip_prefix('"'))
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert!(keys.len() >= 15, "found {keys:?}");
+    for key in keys {
+        let key = if key == "header." { "header.X-Test" } else { key };
+        let message = match Config::from_pairs([("url", "http://h/w"), (key, "1")]) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert!(!message.contains("unknown option"), "{key}: {message}");
+    }
+}
