@@ -497,7 +497,10 @@ mod tests {
             redacted_url("http://u:p@h:1/w?k=v#f"),
             "http://<hidden>@h:1/w?<hidden>"
         );
-        assert_eq!(redacted_url("https://h/w?api_key=x"), "https://h/w?<hidden>");
+        assert_eq!(
+            redacted_url("https://h/w?api_key=x"),
+            "https://h/w?<hidden>"
+        );
         assert_eq!(redacted_url("http://h/w"), "http://h/w");
         assert_eq!(redacted_url("http://h/a@b"), "http://h/a@b");
         let e = Config::from_pairs([("url", "https://flink:s3cret@h/w?k=Q")]).unwrap_err();

@@ -161,14 +161,24 @@ mod tests {
     #[test]
     fn a_shorter_zero_or_past_retry_after_never_shortens_the_backoff() {
         let p = policy();
-        for retry_after in [Duration::ZERO, Duration::from_millis(10), Duration::from_millis(59)] {
-            assert_eq!(p.delay(2, Some(retry_after), 0.0), Duration::from_millis(60));
+        for retry_after in [
+            Duration::ZERO,
+            Duration::from_millis(10),
+            Duration::from_millis(59),
+        ] {
+            assert_eq!(
+                p.delay(2, Some(retry_after), 0.0),
+                Duration::from_millis(60)
+            );
         }
         // A date in the past parses as zero: the backoff, not a tight loop.
         let past = parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", SystemTime::now());
         assert_eq!(p.delay(4, past, 0.0), Duration::from_millis(240));
         // A negative number is no Retry-After at all.
-        assert_eq!(p.delay(1, parse_retry_after("-5", SystemTime::now()), 0.0), p.backoff(1));
+        assert_eq!(
+            p.delay(1, parse_retry_after("-5", SystemTime::now()), 0.0),
+            p.backoff(1)
+        );
     }
 
     #[test]
@@ -179,11 +189,20 @@ mod tests {
         assert_eq!(p.delay(2, None, 0.5), Duration::from_micros(67_500));
         let draws: Vec<f64> = (0..1000).map(|_| jitter()).collect();
         assert!(draws.iter().all(|j| (0.0..1.0).contains(j)));
-        let (low, high) = (draws.iter().filter(|&&j| j < 0.25).count(), draws.iter().filter(|&&j| j >= 0.75).count());
-        assert!(low > 150 && high > 150, "not spread: {low} below 0.25, {high} above 0.75");
+        let (low, high) = (
+            draws.iter().filter(|&&j| j < 0.25).count(),
+            draws.iter().filter(|&&j| j >= 0.75).count(),
+        );
+        assert!(
+            low > 150 && high > 150,
+            "not spread: {low} below 0.25, {high} above 0.75"
+        );
         for j in draws {
             let d = p.delay(3, None, j);
-            assert!(d >= Duration::from_millis(120) && d < Duration::from_millis(150), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(120) && d < Duration::from_millis(150),
+                "{d:?}"
+            );
         }
     }
 

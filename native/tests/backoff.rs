@@ -106,6 +106,14 @@ fn a_zero_or_past_retry_after_waits_the_backoff() {
     assert_eq!(res.outcome, Outcome::Written);
     let t: Vec<_> = r.requests().iter().map(|q| q.at).collect();
     assert_eq!(t.len(), 3);
-    assert!(t[1] - t[0] >= Duration::from_millis(100), "{:?}", t[1] - t[0]);
-    assert!(t[2] - t[1] >= Duration::from_millis(200), "{:?}", t[2] - t[1]);
+    assert!(
+        t[1] - t[0] >= Duration::from_millis(100),
+        "{:?}",
+        t[1] - t[0]
+    );
+    assert!(
+        t[2] - t[1] >= Duration::from_millis(200),
+        "{:?}",
+        t[2] - t[1]
+    );
 }

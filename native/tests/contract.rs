@@ -19,7 +19,10 @@ fn java(path: &str) -> String {
 /// The text between `start` and the next `end` after it.
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text.find(start).unwrap_or_else(|| panic!("no {start:?}")) + start.len();
-    let to = text[from..].find(end).unwrap_or_else(|| panic!("no {end:?}")) + from;
+    let to = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end:?}"))
+        + from;
     &text[from..to]
 }
 
@@ -30,7 +33,10 @@ fn strings(text: &str) -> Vec<&str> {
 
 /// The value of `name = <int>;` in `text`.
 fn int_constant(text: &str, name: &str) -> i64 {
-    between(text, &format!("{name} = "), ";").trim().parse().unwrap()
+    between(text, &format!("{name} = "), ";")
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -43,13 +49,20 @@ fn reserved_headers_are_the_same_list() {
 #[test]
 fn the_lane_limit_is_the_same() {
     let builder = java("PrometheusSinkBuilder.java");
-    assert_eq!(int_constant(&builder, "MAX_SENDING_LANES"), MAX_LANES as i64);
+    assert_eq!(
+        int_constant(&builder, "MAX_SENDING_LANES"),
+        MAX_LANES as i64
+    );
 }
 
 #[test]
 fn counters_have_the_same_order_and_names() {
     let counters = java("jni/SinkCounter.java");
-    let names: Vec<&str> = strings(between(&counters, "public enum SinkCounter {", "private final"));
+    let names: Vec<&str> = strings(between(
+        &counters,
+        "public enum SinkCounter {",
+        "private final",
+    ));
     let rust: Vec<&str> = Counter::ALL.iter().map(|c| c.java_name()).collect();
     assert_eq!(names, rust);
     for (i, c) in Counter::ALL.iter().enumerate() {
@@ -80,7 +93,11 @@ fn error_codes_are_the_same() {
         ("PANIC", Error::Panic(String::new())),
         ("JNI", Error::Jni(String::new())),
     ] {
-        assert_eq!(int_constant(&exception, name), error.code() as i64, "{name}");
+        assert_eq!(
+            int_constant(&exception, name),
+            error.code() as i64,
+            "{name}"
+        );
     }
 }
 
@@ -95,7 +112,11 @@ fn every_option_key_the_builder_sends_is_one_the_native_client_knows() {
         .collect();
     assert!(keys.len() >= 15, "found {keys:?}");
     for key in keys {
-        let key = if key == "header." { "header.X-Test" } else { key };
+        let key = if key == "header." {
+            "header.X-Test"
+        } else {
+            key
+        };
         let message = match Config::from_pairs([("url", "http://h/w"), (key, "1")]) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),

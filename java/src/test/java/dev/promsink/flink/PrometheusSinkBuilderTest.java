@@ -176,7 +176,10 @@ class PrometheusSinkBuilderTest {
             "reserved user agent header",
             b -> b.addHttpHeader("User-Agent", "x"),
             "Invalid addHttpHeader: User-Agent"),
-        bad("reserved host header", b -> b.addHttpHeader("Host", "x"), "Invalid addHttpHeader: Host"),
+        bad(
+            "reserved host header",
+            b -> b.addHttpHeader("Host", "x"),
+            "Invalid addHttpHeader: Host"),
         bad(
             "reserved content length header",
             b -> b.addHttpHeader("CONTENT-LENGTH", "1"),

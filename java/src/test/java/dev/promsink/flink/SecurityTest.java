@@ -1,8 +1,5 @@
 package dev.promsink.flink;
 
-import org.apache.logging.log4j.Level;
-import java.io.StringWriter;
-import java.io.PrintWriter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
@@ -14,6 +11,8 @@ import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.SinkCounters;
 import dev.promsink.flink.testing.SinkJobs;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +22,7 @@ import javax.crypto.spec.SecretKeySpec;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.runtime.testutils.InMemoryReporter;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.logging.log4j.Level;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 

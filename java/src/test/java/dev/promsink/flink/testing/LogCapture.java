@@ -28,12 +28,18 @@ public final class LogCapture implements AutoCloseable {
     return new LogCapture(null, least);
   }
 
-  /** Captures the lines of {@code logger} (every logger if null) at {@code least} or more severe. */
+  /**
+   * Captures the lines of {@code logger} (every logger if null) at {@code least} or more severe.
+   */
   public LogCapture(Class<?> logger, Level least) {
     this.loggerName = logger == null ? null : logger.getName();
     appender =
         new AbstractAppender(
-            "capture-" + loggerName + "-" + System.nanoTime(), null, null, true, Property.EMPTY_ARRAY) {
+            "capture-" + loggerName + "-" + System.nanoTime(),
+            null,
+            null,
+            true,
+            Property.EMPTY_ARRAY) {
           @Override
           public void append(LogEvent event) {
             if (event.getLevel().isMoreSpecificThan(least)
