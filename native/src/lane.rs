@@ -33,8 +33,9 @@ pub enum Outcome {
 
 /// Told once when the request holding a part has ended.
 pub trait PartDone: Send + Sync {
-    /// `message` says what went wrong; for `Written` it is empty or a notice to log (the switch
-    /// from Remote-Write 2.0 to 1.0).
+    /// `message` says what went wrong (for a dropped request only with its first part, so that
+    /// it is logged once); for `Written` it is empty or a notice to log (the switch from
+    /// Remote-Write 2.0 to 1.0).
     fn part_done(&self, outcome: Outcome, message: &str);
     /// One of its parts was split in two: one more `part_done` to wait for.
     fn part_split(&self);
@@ -146,7 +147,7 @@ impl Lane {
             if samples > 0 {
                 self.stats.request(samples, carry.is_some());
             }
-            for part in taken {
+            for (i, part) in taken.into_iter().enumerate() {
                 let Part {
                     bytes,
                     owner,
@@ -154,9 +155,16 @@ impl Lane {
                     ..
                 } = part;
                 let _ = self.spare.try_send(bytes);
+                // A dropped request is told (and so logged) once, with its first part; a failure
+                // goes to every part, since each of their batches fails with it.
+                let told = if i == 0 || outcome == Outcome::Failed {
+                    message.as_str()
+                } else {
+                    ""
+                };
                 // A panicking callback must not take the lane down with every later batch.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    owner.part_done(outcome, &message)
+                    owner.part_done(outcome, told)
                 }));
                 self.router.part_done(generation);
             }
@@ -414,6 +422,100 @@ mod tests {
     impl PartDone for Nobody {
         fn part_done(&self, _: Outcome, _: &str) {}
         fn part_split(&self) {}
+    }
+
+    /// Answers every request with one status.
+    struct Answers(u16);
+    impl Transport for Answers {
+        fn post(&mut self, _: &[u8], _: WireVersion) -> Attempt {
+            Attempt::Answered {
+                status: self.0,
+                retry_after: None,
+                body: "no".into(),
+                written: None,
+            }
+        }
+        fn endpoint(&self) -> &str {
+            "http://receiver/w"
+        }
+    }
+
+    /// Records what each part was told.
+    #[derive(Default)]
+    struct Told(parking_lot::Mutex<Vec<(Outcome, String)>>);
+    impl PartDone for Told {
+        fn part_done(&self, outcome: Outcome, message: &str) {
+            self.0.lock().push((outcome, message.to_string()));
+        }
+        fn part_split(&self) {}
+    }
+
+    /// Three parts pending before the lane starts, coalesced into one request, answered `status`.
+    fn one_request_of_three_parts(status: u16) -> Vec<(Outcome, String)> {
+        let (stop_tx, stop) = bounded::<()>(0);
+        let (spare, _spare_rx) = bounded(8);
+        let (tx, rx) = unbounded();
+        let router = Arc::new(Router::new(vec![tx], 1));
+        let told = Arc::new(Told::default());
+        let mut encoder = crate::encode::Encoder::new();
+        let mut parts = Vec::new();
+        for i in 0..3 {
+            encoder.clear();
+            let value = [b'0' + i];
+            let labels = [(&b"__name__"[..], &b"m"[..]), (&b"i"[..], &value[..])];
+            encoder.push(&crate::validate::NormalSeries {
+                labels: &labels,
+                samples: crate::validate::Samples::Sorted(&[(1.0, 1)]),
+            });
+            parts.push((
+                0,
+                Part {
+                    bytes: encoder.bytes().to_vec(),
+                    samples: 1,
+                    owner: told.clone(),
+                    generation: 0,
+                },
+            ));
+        }
+        router.dispatch(parts).unwrap();
+        router.close(); // the lane ends once it has sent what is queued
+        let lane = Lane {
+            transport: Box::new(Answers(status)),
+            retry: RetryPolicy {
+                initial_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+                max_retries: 0,
+            },
+            on_retry_limit: OnRetryLimit::DiscardAndContinue,
+            max_request_samples: 10,
+            counters: Arc::new(Counters::default()),
+            stop,
+            spare,
+            router,
+            stats: Arc::new(LaneStats::default()),
+            protocol: Arc::new(Protocol::new(WireVersion::V1)),
+        };
+        lane.run(rx);
+        drop(stop_tx);
+        let told = told.0.lock().clone();
+        told
+    }
+
+    #[test]
+    fn a_dropped_request_is_told_once_a_failed_one_to_every_part() {
+        let dropped = one_request_of_three_parts(400);
+        assert_eq!(dropped.len(), 3);
+        assert!(dropped
+            .iter()
+            .all(|(o, _)| *o == Outcome::DroppedNonRetryable));
+        assert!(dropped[0]
+            .1
+            .starts_with("non-retryable answer: http://receiver/w answered HTTP 400"));
+        assert_eq!((dropped[1].1.as_str(), dropped[2].1.as_str()), ("", ""));
+        let failed = one_request_of_three_parts(401);
+        assert!(failed
+            .iter()
+            .all(|(o, m)| *o == Outcome::Failed && m.starts_with("fatal: ")));
     }
 
     #[test]

@@ -54,8 +54,8 @@ public final class BatchEncoder {
   }
 
   private void writeEntry(PrometheusTimeSeries r) {
-    PrometheusTimeSeries.Label[] labels = r.getLabels();
-    PrometheusTimeSeries.Sample[] samples = r.getSamples();
+    PrometheusTimeSeries.Label[] labels = r.labels();
+    PrometheusTimeSeries.Sample[] samples = r.samples();
     ensure(12);
     int lengthAt = pos;
     INT.set(buf, pos + 4, samples.length);

@@ -87,7 +87,7 @@ final class PrometheusSinkWriter
   @Override
   public void write(PrometheusTimeSeries element, Context context)
       throws IOException, InterruptedException {
-    PrometheusTimeSeries.Sample[] samples = element.getSamples();
+    PrometheusTimeSeries.Sample[] samples = element.samples();
     if (samples.length <= maxRecordSizeInSamples) {
       super.write(element, context);
       return;
@@ -95,7 +95,7 @@ final class PrometheusSinkWriter
     for (int from = 0; from < samples.length; from += maxRecordSizeInSamples) {
       PrometheusTimeSeries.Builder part =
           PrometheusTimeSeries.builder().withMetricName(element.getMetricName());
-      for (PrometheusTimeSeries.Label l : element.getLabels()) {
+      for (PrometheusTimeSeries.Label l : element.labels()) {
         part.addLabel(l.getName(), l.getValue());
       }
       int to = Math.min(samples.length, from + maxRecordSizeInSamples);
@@ -220,7 +220,9 @@ final class PrometheusSinkWriter
           break;
         case DROPPED_NON_RETRYABLE:
         case DROPPED_RETRY_LIMIT:
-          LOG.warn("Dropped a write request: {}", message);
+          if (!message.isEmpty()) { // told with the request's first part only: logged once
+            LOG.warn("Dropped a write request: {}", message);
+          }
           resultHandler.complete();
           break;
         default:

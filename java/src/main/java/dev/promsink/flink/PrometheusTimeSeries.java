@@ -106,22 +106,28 @@ public final class PrometheusTimeSeries implements Serializable {
   /**
    * Returns the labels, in the order in which they were added, not including the metric name.
    *
-   * <p>For speed this is the internal array, not a copy: it must not be modified.
-   *
-   * @return the labels, never {@code null}
+   * @return a copy of the labels (the record stays immutable), never {@code null}
    */
   public Label[] getLabels() {
-    return labels;
+    return labels.length == 0 ? labels : labels.clone();
   }
 
   /**
    * Returns the samples, in the order in which they were added.
    *
-   * <p>For speed this is the internal array, not a copy: it must not be modified.
-   *
-   * @return the samples, never {@code null}
+   * @return a copy of the samples (the record stays immutable), never {@code null}
    */
   public Sample[] getSamples() {
+    return samples.length == 0 ? samples : samples.clone();
+  }
+
+  /** The labels themselves, for the sink's own read-only use (no copy). */
+  Label[] labels() {
+    return labels;
+  }
+
+  /** The samples themselves, for the sink's own read-only use (no copy). */
+  Sample[] samples() {
     return samples;
   }
 

@@ -43,7 +43,7 @@ public class PrometheusTimeSeriesLabelsAndMetricNameKeySelector
   public Integer getKey(PrometheusTimeSeries timeSeries) {
     String metricName = timeSeries.getMetricName();
     int hash = metricName == null ? 0 : metricName.hashCode();
-    for (Label label : timeSeries.getLabels()) {
+    for (Label label : timeSeries.labels()) {
       hash = 31 * hash + label.getName().hashCode();
       hash = 31 * hash + label.getValue().hashCode();
     }

@@ -6,6 +6,7 @@ import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
@@ -91,14 +92,14 @@ public final class PrometheusTimeSeriesSerializer
       writeString(metricName, target);
     }
 
-    Label[] labels = record.getLabels();
+    Label[] labels = record.labels();
     writeVarInt(labels.length, target);
     for (Label label : labels) {
       writeString(label.getName(), target);
       writeString(label.getValue(), target);
     }
 
-    Sample[] samples = record.getSamples();
+    Sample[] samples = record.samples();
     writeVarInt(samples.length, target);
     for (Sample sample : samples) {
       target.writeLong(Double.doubleToRawLongBits(sample.getValue()));
@@ -111,19 +112,27 @@ public final class PrometheusTimeSeriesSerializer
     int flags = readFlags(source);
     String metricName = (flags & FLAG_HAS_METRIC_NAME) != 0 ? readString(source) : null;
 
+    // Counts come from the input: arrays grow as entries are actually read, so a corrupt count
+    // ends in an EOFException at the end of the input, never in a huge allocation.
     int labelCount = readVarInt(source);
-    Label[] labels = new Label[labelCount];
+    Label[] labels = new Label[Math.min(labelCount, INITIAL_CAPACITY)];
     for (int i = 0; i < labelCount; i++) {
       String name = readString(source);
       String value = readString(source);
+      if (i == labels.length) {
+        labels = Arrays.copyOf(labels, grown(labels.length, labelCount));
+      }
       labels[i] = new Label(name, value);
     }
 
     int sampleCount = readVarInt(source);
-    Sample[] samples = new Sample[sampleCount];
+    Sample[] samples = new Sample[Math.min(sampleCount, INITIAL_CAPACITY)];
     for (int i = 0; i < sampleCount; i++) {
       double value = Double.longBitsToDouble(source.readLong());
       long timestamp = source.readLong();
+      if (i == samples.length) {
+        samples = Arrays.copyOf(samples, grown(samples.length, sampleCount));
+      }
       samples[i] = new Sample(value, timestamp);
     }
     return PrometheusTimeSeries.ofTrusted(metricName, labels, samples);
@@ -191,6 +200,19 @@ public final class PrometheusTimeSeriesSerializer
   }
 
   /** Reads a non-negative int written by {@link #writeVarInt}. */
+  /** Entries allocated before any is read; arrays then double as entries arrive. */
+  private static final int INITIAL_CAPACITY = 16;
+
+  /**
+   * The longest name or value read back (16 MiB): far above anything a receiver accepts, far below
+   * what a corrupt length could make it allocate.
+   */
+  static final int MAX_STRING_BYTES = 16 << 20;
+
+  private static int grown(int length, int count) {
+    return (int) Math.min(count, Math.max(INITIAL_CAPACITY, 2L * length));
+  }
+
   static int readVarInt(DataInput source) throws IOException {
     int result = 0;
     for (int shift = 0; shift < 35; shift += 7) {
@@ -225,8 +247,13 @@ public final class PrometheusTimeSeriesSerializer
         byteLength += 3;
       }
     }
-    if (byteLength > Integer.MAX_VALUE - 16) {
-      throw new IOException("String too long to serialize: " + byteLength + " bytes");
+    if (byteLength > MAX_STRING_BYTES) {
+      throw new IOException(
+          "String too long to serialize: "
+              + byteLength
+              + " bytes (at most "
+              + MAX_STRING_BYTES
+              + ")");
     }
     writeVarInt((int) byteLength, target);
 
@@ -265,6 +292,14 @@ public final class PrometheusTimeSeriesSerializer
   /** Reads a string written by {@link #writeString}. */
   static String readString(DataInput source) throws IOException {
     int byteLength = readVarInt(source);
+    if (byteLength > MAX_STRING_BYTES) {
+      throw new IOException(
+          "Corrupt PrometheusTimeSeries: a string of "
+              + byteLength
+              + " bytes (at most "
+              + MAX_STRING_BYTES
+              + ")");
+    }
     byte[] bytes = new byte[byteLength];
     source.readFully(bytes);
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.util.Arrays;
 import org.apache.flink.api.common.serialization.SerializerConfigImpl;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
@@ -230,6 +231,25 @@ class PrometheusTimeSeriesSerializerTest {
     assertThatThrownBy(() -> serializer.deserialize(in))
         .isInstanceOf(IOException.class)
         .hasMessage("Corrupt PrometheusTimeSeries: unknown flags 0x2");
+  }
+
+  @Test
+  void corruptCountsEndInAnExceptionNotAHugeAllocation() {
+    // flags 0, then 2^31 - 1 labels (varint ff ff ff ff 07) and nothing after: the label array
+    // is not allocated for the count, so reading ends at the end of the input.
+    byte[] hugeLabelCount = {0, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x07};
+    assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(hugeLabelCount)))
+        .isInstanceOf(java.io.EOFException.class);
+    // No labels, then 2^31 - 1 samples and one sample's worth of bytes.
+    byte[] hugeSampleCount = Arrays.copyOf(new byte[] {0, 0, -1, -1, -1, -1, 0x07}, 7 + 16);
+    assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(hugeSampleCount)))
+        .isInstanceOf(java.io.EOFException.class);
+    // A metric name said to be 2 GiB long.
+    byte[] hugeString = {1, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x07};
+    assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(hugeString)))
+        .isInstanceOf(IOException.class)
+        .hasMessage(
+            "Corrupt PrometheusTimeSeries: a string of 2147483647 bytes (at most 16777216)");
   }
 
   @Test

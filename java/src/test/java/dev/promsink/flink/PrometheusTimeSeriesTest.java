@@ -222,4 +222,18 @@ class PrometheusTimeSeriesTest {
     assertThat(ts.getLabels()).containsExactly(new Label("a", "b"));
     assertThat(ts.getSamples()).containsExactly(new Sample(1, 2));
   }
+
+  @Test
+  void theArraysItHandsOutAreCopies() {
+    PrometheusTimeSeries series =
+        PrometheusTimeSeries.builder()
+            .withMetricName("m")
+            .addLabel("a", "1")
+            .addSample(1.0, 10)
+            .build();
+    series.getLabels()[0] = new PrometheusTimeSeries.Label("a", "changed");
+    series.getSamples()[0] = new PrometheusTimeSeries.Sample(99.0, 99);
+    assertThat(series.getLabels()[0].getValue()).isEqualTo("1");
+    assertThat(series.getSamples()[0].getValue()).isEqualTo(1.0);
+  }
 }
