@@ -66,11 +66,12 @@ pub enum Attempt {
 }
 
 /// Adds headers to each request, computed from the request's headers and compressed body (for
-/// example a signature). Called once per attempt, retries included.
-pub trait Signer: Send {
+/// example a signature). Called once per attempt, retries included, and by several lanes at once:
+/// no lock is held around it, so a slow signer (a credential refresh) stalls only its own lane.
+pub trait Signer: Send + Sync {
     /// Returns the headers to add; an error fails this attempt as a retryable one.
     fn sign(
-        &mut self,
+        &self,
         headers: &[(String, String)],
         body: &[u8],
     ) -> std::result::Result<Vec<(String, String)>, String>;
@@ -98,7 +99,7 @@ pub struct HttpTransport {
 }
 
 /// One signer shared by the lanes of a client.
-pub type SharedSigner = std::sync::Arc<parking_lot::Mutex<Box<dyn Signer>>>;
+pub type SharedSigner = std::sync::Arc<dyn Signer>;
 
 impl HttpTransport {
     /// An agent configured from `config`: keep-alive, timeouts, no redirects followed (a 3xx is
@@ -115,6 +116,8 @@ impl HttpTransport {
             .max_redirects(0)
             .user_agent(ureq::config::AutoHeaderValue::None)
             .accept_encoding("identity")
+            // Name resolution is bounded too (ureq's default waits for ever on a stuck resolver).
+            .timeout_resolve(t)
             .timeout_connect(t)
             .timeout_send_request(t)
             .timeout_send_body(t)
@@ -209,7 +212,7 @@ impl Transport for HttpTransport {
         };
         let signed;
         let headers = match &self.signer {
-            Some(signer) => match signer.lock().sign(base, body) {
+            Some(signer) => match signer.sign(base, body) {
                 Ok(extra) => {
                     signed = merge_headers(base, extra);
                     &signed

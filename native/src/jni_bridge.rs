@@ -9,7 +9,6 @@ use crate::http::{HttpTransport, SharedSigner, Signer, Transport};
 use jni::objects::{GlobalRef, JByteBuffer, JClass, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jint, jlong, jlongArray};
 use jni::{JNIEnv, JavaVM};
-use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -118,10 +117,10 @@ fn create(env: &mut JNIEnv, options: &JObjectArray, signer: &JObject) -> Result<
     let signer: Option<SharedSigner> = if signer.is_null() {
         None
     } else {
-        Some(Arc::new(Mutex::new(Box::new(JniSigner {
+        Some(Arc::new(JniSigner {
             vm: env.get_java_vm()?,
             signer: env.new_global_ref(signer)?,
-        }))))
+        }))
     };
     let mut transports: Vec<Box<dyn Transport>> = Vec::with_capacity(config.lanes);
     for _ in 0..config.lanes {
@@ -154,7 +153,7 @@ struct JniSigner {
 
 impl Signer for JniSigner {
     fn sign(
-        &mut self,
+        &self,
         headers: &[(String, String)],
         body: &[u8],
     ) -> std::result::Result<Vec<(String, String)>, String> {

@@ -127,7 +127,7 @@ struct CountingSigner(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 impl promsink::http::Signer for CountingSigner {
     fn sign(
-        &mut self,
+        &self,
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Vec<(String, String)>, String> {
@@ -152,9 +152,7 @@ fn the_signer_signs_every_attempt_including_retries() {
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let transport = HttpTransport::new(&cfg)
         .unwrap()
-        .with_signer(std::sync::Arc::new(parking_lot::Mutex::new(Box::new(
-            CountingSigner(calls.clone()),
-        ))));
+        .with_signer(std::sync::Arc::new(CountingSigner(calls.clone())));
     let c = Client::new(
         &cfg,
         vec![Box::new(transport)],
@@ -568,4 +566,122 @@ fn close_interrupts_a_long_backoff_and_joins_the_worker() {
     // The abandoned batch is never completed.
     assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
     assert!(c.submit(&batch(1), Box::new(|_| {})).is_err());
+}
+
+/// A loopback listener whose accept queue is full: the kernel drops further SYNs, so a connect
+/// hangs as to a black-holed host. Returns its port and the socket (keep it open).
+fn black_hole() -> (u16, std::os::fd::OwnedFd, std::net::TcpStream) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a new descriptor, owned by the returned OwnedFd.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        assert_eq!(libc::listen(fd, 0), 0);
+        let mut bound: libc::sockaddr_in = std::mem::zeroed();
+        let mut bound_len = len;
+        libc::getsockname(
+            fd,
+            &mut bound as *mut _ as *mut libc::sockaddr,
+            &mut bound_len,
+        );
+        let port = u16::from_be(bound.sin_port);
+        // The one connection a backlog of 0 holds; nobody accepts it.
+        let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        (port, owned, filler)
+    }
+}
+
+#[test]
+fn a_black_holed_endpoint_fails_each_attempt_within_the_socket_timeout() {
+    let (port, _listener, _filler) = black_hole();
+    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let c = client(&config(
+        &url,
+        &[
+            ("socket_timeout_ms", "300"),
+            ("retry.max_retries", "2"),
+            ("on_max_retries_exceeded", "DISCARD_AND_CONTINUE"),
+        ],
+    ));
+    let started = std::time::Instant::now();
+    let result = wait(&submit(&c, &batch(1)));
+    let took = started.elapsed();
+    assert_eq!(result.outcome, Outcome::DroppedRetryLimit);
+    assert!(
+        result.message.starts_with(&format!(
+            "retry limit reached: no answer from {url} after 2 retries ("
+        )),
+        "{}",
+        result.message
+    );
+    assert!(
+        result.message.to_lowercase().contains("timeout"),
+        "{}",
+        result.message
+    );
+    // Three attempts of at most 300 ms each, and two short backoffs.
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(c.counters()[Counter::WriteRequestsRetries as usize], 2);
+}
+
+/// Takes `delay` to sign (a credential refresh) and counts how many sign at once.
+struct SlowSigner {
+    delay: Duration,
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl promsink::http::Signer for SlowSigner {
+    fn sign(&self, _: &[(String, String)], _: &[u8]) -> Result<Vec<(String, String)>, String> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        std::thread::sleep(self.delay);
+        self.now.fetch_sub(1, SeqCst);
+        Ok(vec![("X-Signature".into(), "slow".into())])
+    }
+}
+
+#[test]
+fn a_slow_signer_stalls_only_its_own_lane() {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let cfg = lanes_config(&r.url, "4", "500");
+    let signer = std::sync::Arc::new(SlowSigner {
+        delay: Duration::from_millis(800),
+        now: Default::default(),
+        most: Default::default(),
+    });
+    let transports = (0..cfg.lanes)
+        .map(|_| {
+            Box::new(
+                HttpTransport::new(&cfg)
+                    .unwrap()
+                    .with_signer(signer.clone()),
+            ) as Box<dyn promsink::http::Transport>
+        })
+        .collect();
+    let c = Client::new(&cfg, transports, "slow".into(), std::sync::Arc::new(|| {})).unwrap();
+    let started = std::time::Instant::now();
+    // 40 series: every one of the 4 lanes gets some, so 4 requests are signed.
+    assert_eq!(
+        wait(&submit(&c, &batch_at(40, 1_700_000_000_000))).outcome,
+        Outcome::Written
+    );
+    let took = started.elapsed();
+    assert_eq!(r.requests().len(), 4);
+    // Signed side by side: one signature's time, not four (behind one lock: 3.2 s or more).
+    assert_eq!(signer.most.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert!(took < Duration::from_millis(2400), "{took:?}");
 }
