@@ -82,48 +82,69 @@ def stop_process(process, seconds=10):
             process.wait()
 
 
-class Prometheus:
-    """A Prometheus with the Remote-Write receiver on, on 127.0.0.1, with its own data folder."""
+class ReceiverServer:
+    """A receiver process on 127.0.0.1 with a free port and its own folder, stopped and removed
+    on exit. Subclasses give its command line and readiness path."""
 
-    def __init__(self, binary="prometheus", extra_config="", remote_write_2=False):
-        assert binary, "no Prometheus binary (PROMSINK_PROMETHEUS3: scripts/prometheus3.sh)"
-        self.binary = binary
-        self.extra_config = extra_config
-        self.remote_write_2 = remote_write_2
+    name = "receiver"
+    ready_path = "/"
+
+    def __init__(self):
         self.port = free_port()
-        self.folder = tempfile.mkdtemp(prefix="promsink-prometheus-")
+        self.folder = tempfile.mkdtemp(prefix=f"promsink-{self.name}-")
         self.process = None
+        self.log = None
 
     @property
     def write_url(self):
         return f"http://127.0.0.1:{self.port}/api/v1/write"
 
+    def command(self):
+        raise NotImplementedError
+
     def __enter__(self):
-        self.process = None
         return start_or_clean_up(self, self._start)
 
     def _start(self):
-        config = os.path.join(self.folder, "prometheus.yml")
-        with open(config, "w") as f:
-            f.write("global:\n  scrape_interval: 1h\n" + self.extra_config)
-        self.log = open(os.path.join(self.folder, "prometheus.log"), "w")
-        self.process = subprocess.Popen(
-            [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.folder}/data",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-remote-write-receiver",
-             "--log.level=warn"]
-            + ([f"--web.remote-write-receiver.accepted-protobuf-messages={m}"
-                for m in ("prometheus.WriteRequest", "io.prometheus.write.v2.Request")]
-               if self.remote_write_2 else []),
-            stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until("Prometheus to be ready",
-                   lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2)
-                   .status == 200, 30)
+        self.log = open(os.path.join(self.folder, f"{self.name}.log"), "w")
+        self.process = subprocess.Popen(self.command(), stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{self.port}{self.ready_path}"
+        wait_until(f"{self.name} to be ready",
+                   lambda: urllib.request.urlopen(url, timeout=2).status == 200, 30)
 
     def __exit__(self, *exc):
         if self.process is not None:
             stop_process(self.process)
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class Prometheus(ReceiverServer):
+    """A Prometheus with the Remote-Write receiver on."""
+
+    name = "prometheus"
+    ready_path = "/-/ready"
+
+    def __init__(self, binary="prometheus", extra_config="", remote_write_2=False):
+        assert binary, "no Prometheus binary (PROMSINK_PROMETHEUS3: scripts/prometheus3.sh)"
+        super().__init__()
+        self.binary = binary
+        self.extra_config = extra_config
+        self.remote_write_2 = remote_write_2
+
+    def command(self):
+        config = os.path.join(self.folder, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1h\n" + self.extra_config)
+        return ([self.binary, f"--config.file={config}",
+                 f"--storage.tsdb.path={self.folder}/data",
+                 f"--web.listen-address=127.0.0.1:{self.port}",
+                 "--web.enable-remote-write-receiver", "--log.level=warn"]
+                + ([f"--web.remote-write-receiver.accepted-protobuf-messages={m}"
+                    for m in ("prometheus.WriteRequest", "io.prometheus.write.v2.Request")]
+                   if self.remote_write_2 else []))
 
     def query(self, expr, at=None):
         params = {"query": expr}
@@ -143,36 +164,15 @@ class Prometheus:
         return out
 
 
-class VictoriaMetrics:
-    """A VictoriaMetrics on 127.0.0.1 with its own data folder."""
+class VictoriaMetrics(ReceiverServer):
+    """A VictoriaMetrics."""
 
-    def __init__(self):
-        self.port = free_port()
-        self.folder = tempfile.mkdtemp(prefix="promsink-victoria-")
+    name = "victoria-metrics"
+    ready_path = "/health"
 
-    @property
-    def write_url(self):
-        return f"http://127.0.0.1:{self.port}/api/v1/write"
-
-    def __enter__(self):
-        self.process = None
-        return start_or_clean_up(self, self._start)
-
-    def _start(self):
-        self.log = open(os.path.join(self.folder, "victoria-metrics.log"), "w")
-        self.process = subprocess.Popen(
-            ["victoria-metrics", f"-httpListenAddr=127.0.0.1:{self.port}",
-             f"-storageDataPath={self.folder}/data", "-loggerLevel=WARN"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until("VictoriaMetrics to be ready",
-                   lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2)
-                   .status == 200, 30)
-
-    def __exit__(self, *exc):
-        if self.process is not None:
-            stop_process(self.process)
-        self.log.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def command(self):
+        return ["victoria-metrics", f"-httpListenAddr=127.0.0.1:{self.port}",
+                f"-storageDataPath={self.folder}/data", "-loggerLevel=WARN"]
 
     def raw_samples(self, metric):
         """Every stored sample, duplicates included: {labels: [(ms, value)]} ("/api/v1/export")."""
