@@ -12,7 +12,7 @@ use crate::encode::Encoder;
 use crate::error::{Error, Result};
 use crate::http::Transport;
 pub use crate::lane::Outcome;
-use crate::lane::{Lane, Part, PartDone};
+use crate::lane::{Ending, Lane, Part, PartDone};
 use crate::metrics::{Counter, Counters, COUNTERS};
 use crate::request::Protocol;
 use crate::router::{jump, series_key, Governor, LaneStats, Router};
@@ -32,6 +32,10 @@ pub struct BatchResult {
     /// For anything but `Written`: endpoint, status or error, and the response body (of the
     /// worst part).
     pub message: String,
+    /// The HTTP status of the worst part's last answer; 0 when it had none (or was written).
+    pub status: u16,
+    /// The start of that answer's body; empty when none.
+    pub body: String,
     /// Series of the batch rejected by validation (already counted).
     pub invalid: InvalidSummary,
     /// Counter values after this batch.
@@ -58,9 +62,9 @@ pub type Completion = Box<dyn FnOnce(BatchResult) + Send>;
 /// Collects the outcomes of the parts of one batch and completes it after the last.
 struct Batch {
     remaining: AtomicUsize,
-    /// The worst outcome of its parts, with its message, and a notice that came with `Written`
-    /// (the switch to Remote-Write 1.0), kept apart so that a worse outcome cannot hide it.
-    worst: Mutex<(Outcome, String, String)>,
+    /// The worst ending of its parts, and a notice that came with `Written` (the switch to
+    /// Remote-Write 1.0), kept apart so that a worse outcome cannot hide it.
+    worst: Mutex<(Ending, String)>,
     invalid: InvalidSummary,
     done: Mutex<Option<Completion>>,
     counters: Arc<Counters>,
@@ -72,26 +76,28 @@ impl PartDone for Batch {
         self.remaining.fetch_add(1, Ordering::AcqRel);
     }
 
-    fn part_done(&self, outcome: Outcome, message: &str) {
+    fn part_done(&self, ending: &Ending) {
         {
             let mut worst = self.worst.lock();
-            if outcome == Outcome::Written && !message.is_empty() {
-                worst.2 = message.to_string();
-            } else if outcome > worst.0 {
-                (worst.0, worst.1) = (outcome, message.to_string());
+            if ending.outcome == Outcome::Written && !ending.message.is_empty() {
+                worst.1 = ending.message.clone();
+            } else if ending.outcome > worst.0.outcome {
+                worst.0 = ending.clone();
             }
         }
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let (outcome, message, notice) = std::mem::take(&mut *self.worst.lock());
-            let message = match (notice.is_empty(), message.is_empty()) {
-                (true, _) => message,
+            let (worst, notice) = std::mem::take(&mut *self.worst.lock());
+            let message = match (notice.is_empty(), worst.message.is_empty()) {
+                (true, _) => worst.message,
                 (false, true) => notice,
-                (false, false) => format!("{notice}. Then: {message}"),
+                (false, false) => format!("{notice}. Then: {}", worst.message),
             };
             if let Some(done) = self.done.lock().take() {
                 done(BatchResult {
-                    outcome,
+                    outcome: worst.outcome,
                     message,
+                    status: worst.status,
+                    body: worst.body,
                     invalid: self.invalid.clone(),
                     counters: self.counters.snapshot(),
                     lanes: self.router.lanes_word(),

@@ -31,12 +31,35 @@ pub enum Outcome {
     Failed = 3,
 }
 
+/// How a request ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ending {
+    /// Written, dropped or failed.
+    pub outcome: Outcome,
+    /// What went wrong: endpoint, status or error, samples lost, response body. For `Written`
+    /// it is empty or a notice to log (the switch from Remote-Write 2.0 to 1.0).
+    pub message: String,
+    /// The HTTP status of the last answer; 0 when the last attempt had none.
+    pub status: u16,
+    /// The start of that answer's body (bounded by the HTTP client); empty when none.
+    pub body: String,
+}
+
+impl Ending {
+    fn new(outcome: Outcome, message: String) -> Ending {
+        Ending {
+            outcome,
+            message,
+            ..Ending::default()
+        }
+    }
+}
+
 /// Told once when the request holding a part has ended.
 pub trait PartDone: Send + Sync {
-    /// `message` says what went wrong (for a dropped request only with its first part, so that
-    /// it is logged once); for `Written` it is empty or a notice to log (the switch from
-    /// Remote-Write 2.0 to 1.0).
-    fn part_done(&self, outcome: Outcome, message: &str);
+    /// `ending.message` goes to a dropped request's first part only, so that it is logged once
+    /// (the others get it empty); a failure goes to every part.
+    fn part_done(&self, ending: &Ending);
     /// One of its parts was split in two: one more `part_done` to wait for.
     fn part_split(&self);
 }
@@ -117,7 +140,7 @@ impl Lane {
             }
             let (taken, samples) = self.fill(first, &parts, &mut carry);
             let result = if samples == 0 {
-                Ok((Outcome::Written, String::new()))
+                Ok(Ending::default())
             } else {
                 // A panic while sending fails this request's batches instead of ending the
                 // lane, which would leave every batch with a part on it waiting for ever.
@@ -138,15 +161,19 @@ impl Lane {
                     self.counters
                         .add(Counter::WriteRequestsPermanentlyFailed, 1);
                     let m = format!("internal error while sending {samples} samples (panic)");
-                    Ok((Outcome::Failed, m))
+                    Ok(Ending::new(Outcome::Failed, m))
                 })
             };
-            let Ok((outcome, message)) = result else {
+            let Ok(ending) = result else {
                 return;
             };
             if samples > 0 {
                 self.stats.request(samples, carry.is_some());
             }
+            let untold = Ending {
+                message: String::new(),
+                ..ending.clone()
+            };
             for (i, part) in taken.into_iter().enumerate() {
                 let Part {
                     bytes,
@@ -157,14 +184,14 @@ impl Lane {
                 let _ = self.spare.try_send(bytes);
                 // A dropped request is told (and so logged) once, with its first part; a failure
                 // goes to every part, since each of their batches fails with it.
-                let told = if i == 0 || outcome == Outcome::Failed {
-                    message.as_str()
+                let told = if i == 0 || ending.outcome == Outcome::Failed {
+                    &ending
                 } else {
-                    ""
+                    &untold
                 };
                 // A panicking callback must not take the lane down with every later batch.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    owner.part_done(outcome, told)
+                    owner.part_done(told)
                 }));
                 self.router.part_done(generation);
             }
@@ -223,7 +250,7 @@ impl Lane {
         v1: &[u8],
         samples: u64,
         body: &mut RequestBody,
-    ) -> Result<(Outcome, String), Stopped> {
+    ) -> Result<Ending, Stopped> {
         let mut retries = 0u32;
         let mut notice = String::new();
         let mut built = None;
@@ -233,7 +260,7 @@ impl Lane {
                 if let Err(e) = body.build(v1, version) {
                     self.end(samples, 0);
                     let m = format!("internal error: cannot encode {samples} samples ({e})");
-                    return Ok((Outcome::Failed, with_notice(&notice, m)));
+                    return Ok(Ending::new(Outcome::Failed, with_notice(&notice, m)));
                 }
                 built = Some(version);
             }
@@ -272,39 +299,49 @@ impl Lane {
                     let written = written.unwrap_or(samples);
                     self.end(samples, written);
                     if written == samples {
-                        return Ok((Outcome::Written, notice));
+                        return Ok(Ending::new(Outcome::Written, notice));
                     }
                     c.add(Counter::SamplesNonRetryableDropped, samples - written);
-                    let m = self.message("refused in part", &attempt, samples, written, retries);
-                    return Ok((Outcome::DroppedNonRetryable, with_notice(&notice, m)));
+                    let what = "refused in part";
+                    let e = self.ending(what, &attempt, samples, written, retries, &notice);
+                    return Ok(Ending {
+                        outcome: Outcome::DroppedNonRetryable,
+                        ..e
+                    });
                 }
                 Class::NonRetryable => {
                     let written = written.unwrap_or(0);
                     self.end(samples, written);
                     c.add(Counter::SamplesNonRetryableDropped, samples - written);
-                    let m =
-                        self.message("non-retryable answer", &attempt, samples, written, retries);
-                    return Ok((Outcome::DroppedNonRetryable, with_notice(&notice, m)));
+                    let what = "non-retryable answer";
+                    let e = self.ending(what, &attempt, samples, written, retries, &notice);
+                    return Ok(Ending {
+                        outcome: Outcome::DroppedNonRetryable,
+                        ..e
+                    });
                 }
                 Class::Fatal => {
                     let written = written.unwrap_or(0);
                     self.end(samples, written);
-                    let m = self.message("fatal", &attempt, samples, written, retries);
-                    return Ok((Outcome::Failed, with_notice(&notice, m)));
+                    let e = self.ending("fatal", &attempt, samples, written, retries, &notice);
+                    return Ok(Ending {
+                        outcome: Outcome::Failed,
+                        ..e
+                    });
                 }
                 Class::Retryable if retries >= self.retry.max_retries => {
                     let written = written.unwrap_or(0);
                     self.end(samples, written);
-                    let m =
-                        self.message("retry limit reached", &attempt, samples, written, retries);
-                    let m = with_notice(&notice, m);
-                    return Ok(match self.on_retry_limit {
-                        OnRetryLimit::Fail => (Outcome::Failed, m),
+                    let what = "retry limit reached";
+                    let e = self.ending(what, &attempt, samples, written, retries, &notice);
+                    let outcome = match self.on_retry_limit {
+                        OnRetryLimit::Fail => Outcome::Failed,
                         OnRetryLimit::DiscardAndContinue => {
                             c.add(Counter::SamplesRetryLimitDropped, samples - written);
-                            (Outcome::DroppedRetryLimit, m)
+                            Outcome::DroppedRetryLimit
                         }
-                    });
+                    };
+                    return Ok(Ending { outcome, ..e });
                 }
                 Class::Retryable => {
                     // Retried whole, also when a 2.0 receiver wrote part of it: a sample it
@@ -357,14 +394,17 @@ impl Lane {
         }
     }
 
-    fn message(
+    /// The ending of a request that lost samples: its message (after `notice`, if any), and the
+    /// status and body of the last answer. The caller sets the outcome.
+    fn ending(
         &self,
         what: &str,
         attempt: &Attempt,
         samples: u64,
         written: u64,
         retries: u32,
-    ) -> String {
+        notice: &str,
+    ) -> Ending {
         let endpoint = self.transport.endpoint();
         let lost = if written == 0 {
             format!("{samples} samples not written")
@@ -377,19 +417,28 @@ impl Lane {
         match attempt {
             Attempt::Answered { status, body, .. } => {
                 let body = body.trim_end();
-                let body = if body.is_empty() {
+                let shown = if body.is_empty() {
                     "empty response body".to_string()
                 } else {
                     format!("response body: {body}")
                 };
-                format!(
+                let m = format!(
                     "{what}: {endpoint} answered HTTP {status} after {retries} retries; \
-                     {lost}; {body}"
-                )
+                     {lost}; {shown}"
+                );
+                Ending {
+                    outcome: Outcome::Failed,
+                    message: with_notice(notice, m),
+                    status: *status,
+                    body: body.to_string(),
+                }
             }
-            Attempt::NoAnswer { error, .. } => format!(
-                "{what}: no answer from {endpoint} after {retries} retries ({error}); {lost}"
-            ),
+            Attempt::NoAnswer { error, .. } => {
+                let m = format!(
+                    "{what}: no answer from {endpoint} after {retries} retries ({error}); {lost}"
+                );
+                Ending::new(Outcome::Failed, with_notice(notice, m))
+            }
         }
     }
 }
@@ -420,7 +469,7 @@ mod tests {
 
     struct Nobody;
     impl PartDone for Nobody {
-        fn part_done(&self, _: Outcome, _: &str) {}
+        fn part_done(&self, _: &Ending) {}
         fn part_split(&self) {}
     }
 
@@ -444,8 +493,8 @@ mod tests {
     #[derive(Default)]
     struct Told(parking_lot::Mutex<Vec<(Outcome, String)>>);
     impl PartDone for Told {
-        fn part_done(&self, outcome: Outcome, message: &str) {
-            self.0.lock().push((outcome, message.to_string()));
+        fn part_done(&self, ending: &Ending) {
+            self.0.lock().push((ending.outcome, ending.message.clone()));
         }
         fn part_split(&self) {}
     }

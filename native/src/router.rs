@@ -412,13 +412,13 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lane::{Outcome, PartDone};
+    use crate::lane::{Ending, PartDone};
     use crossbeam_channel::{unbounded, Receiver};
     use std::sync::Arc;
 
     struct Nobody;
     impl PartDone for Nobody {
-        fn part_done(&self, _: Outcome, _: &str) {}
+        fn part_done(&self, _: &Ending) {}
         fn part_split(&self) {}
     }
 

@@ -124,3 +124,56 @@ fn every_option_key_the_builder_sends_is_one_the_native_client_knows() {
         assert!(!message.contains("unknown option"), "{key}: {message}");
     }
 }
+
+/// The JNI descriptor of a Java parameter list such as `int outcome, String message, long[] c`.
+fn descriptor(params: &str) -> String {
+    let mut out = String::new();
+    for param in params.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let ty = param.split_whitespace().next().unwrap();
+        let (base, arrays) = (ty.trim_end_matches("[]"), ty.matches("[]").count());
+        out.push_str(&"[".repeat(arrays));
+        out.push_str(match base {
+            "int" => "I",
+            "long" => "J",
+            "boolean" => "Z",
+            "byte" => "B",
+            "double" => "D",
+            "String" => "Ljava/lang/String;",
+            other => panic!("no descriptor for {other}"),
+        });
+    }
+    out
+}
+
+/// The descriptor of the method of `file` declared as `<ret> <name>(...)`.
+fn method_descriptor(file: &str, returns: &str, ret: &str, name: &str) -> String {
+    let source = java(file);
+    let params = between(&source, &format!("{returns} {name}("), ")");
+    format!("({}){ret}", descriptor(params))
+}
+
+#[test]
+fn the_methods_the_library_calls_have_the_descriptors_it_looks_up() {
+    use promsink::jni_bridge::contract::*;
+    assert_eq!(
+        method_descriptor("jni/BatchCallback.java", "void", "V", ON_COMPLETE),
+        ON_COMPLETE_SIGNATURE
+    );
+    assert_eq!(
+        method_descriptor(
+            "jni/RequestSigning.java",
+            "String[]",
+            "[Ljava/lang/String;",
+            SIGN
+        ),
+        SIGN_SIGNATURE
+    );
+    assert_eq!(
+        method_descriptor("jni/NativeException.java", "public", "V", "NativeException"),
+        EXCEPTION_INIT
+    );
+    for class in [CALLBACK_CLASS, SIGNER_CLASS, EXCEPTION_CLASS] {
+        let file = class.trim_start_matches("dev/promsink/flink/");
+        assert!(java(&format!("{file}.java")).contains("package dev.promsink.flink.jni;"));
+    }
+}

@@ -246,6 +246,11 @@ fn bad_request_drops_the_batch_with_the_body_in_the_message() {
     assert!(result.message.contains("HTTP 400"), "{}", result.message);
     assert!(result.message.contains("out of order sample"));
     assert!(result.message.contains(&r.url));
+    // Status and body also as fields, for the exception that carries them.
+    assert_eq!(
+        (result.status, result.body.as_str()),
+        (400, "out of order sample")
+    );
     let k = c.counters();
     assert_eq!(k[Counter::SamplesNonRetryableDropped as usize], 4);
     assert_eq!(k[Counter::SamplesDropped as usize], 4);
@@ -291,6 +296,7 @@ fn server_errors_until_the_limit_fail_by_default() {
     assert!(result.message.contains("retry limit"), "{}", result.message);
     assert!(result.message.contains("HTTP 500"));
     assert!(result.message.contains("boom"));
+    assert_eq!((result.status, result.body.as_str()), (500, "boom"));
     assert_eq!(r.requests().len(), 4);
     let k = c.counters();
     assert_eq!(k[Counter::WriteRequestsRetries as usize], 3);
@@ -340,6 +346,7 @@ fn connection_refused_is_retried_then_reported() {
     let result = wait(&submit(&c, &batch(1)));
     assert_eq!(result.outcome, Outcome::Failed);
     assert!(result.message.contains("no answer"), "{}", result.message);
+    assert_eq!((result.status, result.body.as_str()), (0, ""));
     assert_eq!(c.counters()[Counter::WriteRequestsRetries as usize], 3);
 }
 

@@ -186,6 +186,8 @@ final class PrometheusSinkWriter
     public void onComplete(
         int outcome,
         String message,
+        int status,
+        String body,
         long invalidSeries,
         long invalidSamples,
         String firstInvalid,
@@ -226,7 +228,8 @@ final class PrometheusSinkWriter
           resultHandler.complete();
           break;
         default:
-          resultHandler.completeExceptionally(new PrometheusSinkWriteException(message));
+          resultHandler.completeExceptionally(
+              new PrometheusSinkWriteException(message, status, body));
       }
     }
   }

@@ -141,7 +141,8 @@ class FaultScenariosTest {
               "retry limit reached: "
                   + receiver.writeUrl()
                   + " answered HTTP 503 after 2 retries; 10 samples not written; response body:"
-                  + " overloaded, try later");
+                  + " overloaded, try later")
+          .satisfies(e -> assertStatusAndBody(e, 503, "overloaded, try later"));
       assertThat(receiver.stats().get("statuses").get("503").asLong()).isEqualTo(3);
       assertThat(receiver.stats().get("accepted_samples").asLong()).isZero();
     }
@@ -245,6 +246,14 @@ class FaultScenariosTest {
         .rootCause()
         .isInstanceOf(PrometheusSinkWriteException.class)
         .hasMessageStartingWith("retry limit reached: no answer from " + url + " after 3 retries (")
-        .hasMessageContaining("2 samples not written");
+        .hasMessageContaining("2 samples not written")
+        .satisfies(e -> assertStatusAndBody(e, 0, ""));
+  }
+
+  /** The exception carries the last answer's status and body as fields (0 and "" for none). */
+  private static void assertStatusAndBody(Throwable e, int status, String body) {
+    PrometheusSinkWriteException write = (PrometheusSinkWriteException) e;
+    assertThat(write.getHttpStatusCode()).isEqualTo(status);
+    assertThat(write.getHttpResponseBody()).isEqualTo(body);
   }
 }

@@ -3,7 +3,8 @@ package dev.promsink.flink.jni;
 /**
  * Receives the end of one submitted batch. Called exactly once per batch from the native sender
  * thread (named {@code promsink-sender-N}), never for a batch abandoned by {@link
- * NativeClient#close()}. Implementations must not block.
+ * NativeClient#close()}. Implementations must not block. If a call throws, it is called once more
+ * with {@link #FAILED} and a message naming what it threw, so that the batch ends either way.
  */
 public interface BatchCallback {
   /** The batch was written (or held no valid series). */
@@ -23,6 +24,8 @@ public interface BatchCallback {
    *
    * @param outcome one of the constants of this interface
    * @param message for anything but {@link #WRITTEN}: endpoint, status or error, response body
+   * @param status the HTTP status of the last answer to the worst request; 0 when there was none
+   * @param body the start of that answer's body (bounded); empty when none
    * @param invalidSeries series of the batch dropped by validation
    * @param invalidSamples samples in those series
    * @param firstInvalid why the first invalid series was dropped, with its metric name
@@ -34,6 +37,8 @@ public interface BatchCallback {
   void onComplete(
       int outcome,
       String message,
+      int status,
+      String body,
       long invalidSeries,
       long invalidSamples,
       String firstInvalid,

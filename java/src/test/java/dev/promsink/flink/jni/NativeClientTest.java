@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** The JNI bridge: bad input is an exception, never a crash; close is safe and complete. */
@@ -47,6 +48,8 @@ class NativeClientTest {
     public void onComplete(
         int outcome,
         String message,
+        int status,
+        String body,
         long invalidSeries,
         long invalidSamples,
         String firstInvalid,
@@ -54,7 +57,15 @@ class NativeClientTest {
         long lanes) {
       done.complete(
           new Object[] {
-            outcome, message, invalidSeries, invalidSamples, counters, lanes, firstInvalid
+            outcome,
+            message,
+            invalidSeries,
+            invalidSamples,
+            counters,
+            lanes,
+            firstInvalid,
+            status,
+            body
           });
     }
   }
@@ -162,10 +173,26 @@ class NativeClientTest {
       client.submit(
           batch("m", 1, 1),
           batch("m", 1, 1).limit(),
-          (outcome, message, invalidSeries, invalidSamples, firstInvalid, counters, lanes) -> {
+          (outcome,
+              message,
+              status,
+              body,
+              invalidSeries,
+              invalidSamples,
+              firstInvalid,
+              counters,
+              lanes) -> {
             thread.complete(Thread.currentThread().getName());
             result.onComplete(
-                outcome, message, invalidSeries, invalidSamples, firstInvalid, counters, lanes);
+                outcome,
+                message,
+                status,
+                body,
+                invalidSeries,
+                invalidSamples,
+                firstInvalid,
+                counters,
+                lanes);
           });
       Object[] r = result.done.get(30, TimeUnit.SECONDS);
       assertThat(r[0]).isEqualTo(BatchCallback.DROPPED_RETRY_LIMIT);
@@ -177,6 +204,54 @@ class NativeClientTest {
       assertThat(thread.get()).startsWith("promsink-sender-");
       assertThat(client.counters()).isEqualTo(counters);
       assertThat(r[5]).isEqualTo(1L); // generation 0, adaptive lanes start with one of three
+    }
+  }
+
+  @Test
+  void aCallbackThatThrowsIsCalledAgainWithTheBatchFailedAndWhatItThrew() throws Exception {
+    try (NativeClient client = NativeClient.create(options())) {
+      Result result = new Result();
+      AtomicInteger calls = new AtomicInteger();
+      ByteBuffer b = batch("bad-name", 1, 1); // invalid: completes at once, written
+      client.submit(
+          b,
+          b.limit(),
+          (outcome,
+              message,
+              status,
+              body,
+              invalidSeries,
+              invalidSamples,
+              firstInvalid,
+              counters,
+              lanes) -> {
+            if (calls.incrementAndGet() == 1) {
+              throw new IllegalStateException("counter registry closed");
+            }
+            result.onComplete(
+                outcome,
+                message,
+                status,
+                body,
+                invalidSeries,
+                invalidSamples,
+                firstInvalid,
+                counters,
+                lanes);
+          });
+      Object[] r = result.done.get(30, TimeUnit.SECONDS);
+      assertThat(r[0]).isEqualTo(BatchCallback.FAILED);
+      assertThat((String) r[1])
+          .isEqualTo(
+              "the result of a batch could not be handed to Java (JNI error:"
+                  + " java.lang.IllegalStateException: counter registry closed); it was: written");
+      assertThat(r[2]).isEqualTo(1L); // the rest of the result is the batch's own
+      assertThat(calls.get()).isEqualTo(2);
+      // The sender thread goes on serving batches.
+      Result next = new Result();
+      ByteBuffer again = batch("bad-name", 1, 2);
+      client.submit(again, again.limit(), next);
+      assertThat(next.done.get(30, TimeUnit.SECONDS)[0]).isEqualTo(BatchCallback.WRITTEN);
     }
   }
 
@@ -237,7 +312,7 @@ class NativeClientTest {
     client.submit(
         b,
         b.limit(),
-        (o, m, is, isa, f, c, l) -> thread.complete(Thread.currentThread().getName()));
+        (o, m, s, body, is, isa, f, c, l) -> thread.complete(Thread.currentThread().getName()));
     String sender = thread.get(30, TimeUnit.SECONDS);
     long[] before = client.counters();
     client.close();
