@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test promsink: the real receivers used by the
 # tests and the demo (Debian packages prometheus and victoria-metrics), Maven, a JDK, Python 3
-# with pytest. Rust (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
+# with pytest, iproute2. Rust (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -12,6 +12,9 @@ command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# native/tests/dns.rs: `unshare` makes a network and mount namespace, `ip` brings its loopback up.
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 
 if [ ${#need[@]} -gt 0 ]; then
