@@ -1,12 +1,16 @@
 package dev.promsink.flink.table;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.Samples;
 import dev.promsink.flink.testing.SinkCounters;
 import dev.promsink.flink.testing.SinkJobs;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.flink.api.common.JobID;
@@ -18,6 +22,7 @@ import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.table.api.TableResult;
 import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.logging.log4j.Level;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -308,5 +313,42 @@ class TableSinkTest {
     Map<SinkCounter, Long> counters = SinkCounters.of(REPORTER, job);
     assertThat(counters.get(SinkCounter.SAMPLES_OUT)).isEqualTo(2000);
     assertThat(counters.get(SinkCounter.SAMPLES_DROPPED)).isZero();
+  }
+
+  @Test
+  void credentialsGivenAsOptionsWorkAndShowInNoLogLineOrError() throws Exception {
+    String wrong = "sql-wrong-password-5821";
+    try (PrometheusServer secure = PrometheusServer.withBasicAuth();
+        LogCapture log = LogCapture.everything(Level.ALL)) {
+      TableEnvironment t = tables();
+      String table =
+          "CREATE TABLE %s (device STRING, v DOUBLE, ts BIGINT) WITH ('connector' ="
+              + " 'prometheus-native', 'url' = '"
+              + secure.writeUrl()
+              + "', 'metric.name' = 'sql_secure', 'metric.value.columns' = 'v',"
+              + " 'metric.timestamp.column' = 'ts', 'sink.auth.basic.username' = '"
+              + PrometheusServer.BASIC_AUTH_USER
+              + "', 'sink.auth.basic.password' = '%s')";
+      t.executeSql(String.format(table, "secure_ok", PrometheusServer.BASIC_AUTH_PASSWORD));
+      t.executeSql(String.format(table, "secure_wrong", wrong));
+      insert(t, "INSERT INTO secure_ok VALUES ('d1', 1.5, CAST(" + BASE + " AS BIGINT))");
+      Samples expected = new Samples();
+      expected.add(labels("__name__", "sql_secure", "device", "d1"), BASE, 1.5);
+      assertThat(secure.rawSamples("sql_secure", "1h").bySeries()).isEqualTo(expected.bySeries());
+
+      Throwable failed =
+          catchThrowable(
+              () ->
+                  insert(
+                      t,
+                      "INSERT INTO secure_wrong VALUES ('d1', 2.5, CAST("
+                          + (BASE + 1000)
+                          + " AS BIGINT))"));
+      StringWriter trace = new StringWriter();
+      failed.printStackTrace(new PrintWriter(trace));
+      assertThat(trace.toString()).contains("answered HTTP 401");
+      String everything = trace + "\n" + String.join("\n", log.lines());
+      assertThat(everything).doesNotContain(wrong, PrometheusServer.BASIC_AUTH_PASSWORD);
+    }
   }
 }
