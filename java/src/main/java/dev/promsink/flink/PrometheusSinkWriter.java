@@ -87,22 +87,17 @@ final class PrometheusSinkWriter
   @Override
   public void write(PrometheusTimeSeries element, Context context)
       throws IOException, InterruptedException {
-    PrometheusTimeSeries.Sample[] samples = element.samples();
-    if (samples.length <= maxRecordSizeInSamples) {
+    int samples = element.getSampleCount();
+    if (samples <= maxRecordSizeInSamples) {
       super.write(element, context);
       return;
     }
-    for (int from = 0; from < samples.length; from += maxRecordSizeInSamples) {
-      PrometheusTimeSeries.Builder part =
-          PrometheusTimeSeries.builder().withMetricName(element.getMetricName());
-      for (PrometheusTimeSeries.Label l : element.labels()) {
-        part.addLabel(l.getName(), l.getValue());
-      }
-      int to = Math.min(samples.length, from + maxRecordSizeInSamples);
-      for (int i = from; i < to; i++) {
-        part.addSample(samples[i].getValue(), samples[i].getTimestamp());
-      }
-      super.write(part.build(), context);
+    for (int from = 0; from < samples; from += maxRecordSizeInSamples) {
+      int to = Math.min(samples, from + maxRecordSizeInSamples);
+      super.write(
+          PrometheusTimeSeries.ofEntry(
+              SeriesEntry.slice(element.entry(), from, to), element.hasMetricName()),
+          context);
     }
   }
 

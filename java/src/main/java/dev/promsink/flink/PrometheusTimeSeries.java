@@ -1,10 +1,7 @@
 package dev.promsink.flink;
 
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.List;
 import java.util.Objects;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
 
@@ -23,23 +20,26 @@ import org.apache.flink.api.common.typeinfo.TypeInfo;
  * <p>The metric name is sent as the {@code __name__} label. Labels and samples are sent in the
  * order in which they were added.
  *
- * <p>Flink serializes this type with {@link PrometheusTimeSeriesSerializer} (through {@link
- * PrometheusTimeSeriesTypeInfoFactory}), never with Kryo.
+ * <p>A record holds its series in the sink's wire form (one entry of the JNI batch format, written
+ * once by the builder): Flink's serializer ({@link PrometheusTimeSeriesSerializer}, never Kryo) and
+ * the sink copy those bytes, the key selector hashes them, and the getters decode them on demand.
  */
 @TypeInfo(PrometheusTimeSeriesTypeInfoFactory.class)
 public final class PrometheusTimeSeries implements Serializable {
 
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
   private static final Label[] NO_LABELS = new Label[0];
   private static final Sample[] NO_SAMPLES = new Sample[0];
 
-  private final String metricName;
-  private final Label[] labels;
-  private final Sample[] samples;
+  /** The series as a batch-format entry ({@link SeriesEntry}). */
+  private final byte[] entry;
+
+  /** False when no metric name was set (the entry holds an empty one). */
+  private final boolean hasMetricName;
 
   /**
-   * Creates a time series. The arrays are copied; {@code null} arrays are treated as empty.
+   * Creates a time series from copies of the arrays; {@code null} arrays are treated as empty.
    *
    * <p>Prefer {@link #builder()}.
    *
@@ -49,49 +49,51 @@ public final class PrometheusTimeSeries implements Serializable {
    * @throws NullPointerException if an element of {@code labels} or {@code samples} is {@code null}
    */
   public PrometheusTimeSeries(String metricName, Label[] labels, Sample[] samples) {
-    this(metricName, copyLabels(labels), copySamples(samples), true);
+    this(encode(metricName, labels, samples), metricName != null);
   }
 
-  /** Trusted constructor: takes ownership of the arrays, which must not contain {@code null}. */
-  private PrometheusTimeSeries(
-      String metricName, Label[] labels, Sample[] samples, boolean trusted) {
-    this.metricName = metricName;
-    this.labels = labels;
-    this.samples = samples;
+  /** Takes ownership of a checked entry. */
+  private PrometheusTimeSeries(byte[] entry, boolean hasMetricName) {
+    this.entry = entry;
+    this.hasMetricName = hasMetricName;
   }
 
-  /**
-   * Creates a time series taking ownership of the given arrays, without copying or checking them.
-   * Used by the builder and by the serializer.
-   */
-  static PrometheusTimeSeries ofTrusted(String metricName, Label[] labels, Sample[] samples) {
-    return new PrometheusTimeSeries(
-        metricName,
-        labels.length == 0 ? NO_LABELS : labels,
-        samples.length == 0 ? NO_SAMPLES : samples,
-        true);
+  /** A record of an entry that is well-formed (written by {@link SeriesEntry} or checked). */
+  static PrometheusTimeSeries ofEntry(byte[] entry, boolean hasMetricName) {
+    return new PrometheusTimeSeries(entry, hasMetricName);
   }
 
-  private static Label[] copyLabels(Label[] labels) {
-    if (labels == null || labels.length == 0) {
-      return NO_LABELS;
+  private static byte[] encode(String metricName, Label[] labels, Sample[] samples) {
+    Builder b = new Builder().withMetricName(metricName);
+    for (int i = 0; labels != null && i < labels.length; i++) {
+      Objects.requireNonNull(labels[i], "labels[" + i + "] must not be null");
+      b.addLabel(labels[i].getName(), labels[i].getValue());
     }
-    Label[] copy = labels.clone();
-    for (int i = 0; i < copy.length; i++) {
-      Objects.requireNonNull(copy[i], "labels[" + i + "] must not be null");
+    for (int i = 0; samples != null && i < samples.length; i++) {
+      Objects.requireNonNull(samples[i], "samples[" + i + "] must not be null");
+      b.addSample(samples[i].getValue(), samples[i].getTimestamp());
     }
-    return copy;
+    return b.entry();
   }
 
-  private static Sample[] copySamples(Sample[] samples) {
-    if (samples == null || samples.length == 0) {
-      return NO_SAMPLES;
+  /** A record read with Java serialization is checked like one read by Flink's serializer. */
+  private void readObject(java.io.ObjectInputStream in)
+      throws java.io.IOException, ClassNotFoundException {
+    in.defaultReadObject();
+    if (entry == null) {
+      throw new java.io.InvalidObjectException("Corrupt PrometheusTimeSeries: no entry");
     }
-    Sample[] copy = samples.clone();
-    for (int i = 0; i < copy.length; i++) {
-      Objects.requireNonNull(copy[i], "samples[" + i + "] must not be null");
-    }
-    return copy;
+    SeriesEntry.check(entry);
+  }
+
+  /** The entry itself, for the sink's own read-only use (no copy). */
+  byte[] entry() {
+    return entry;
+  }
+
+  /** Whether a metric name was set (possibly empty). */
+  boolean hasMetricName() {
+    return hasMetricName;
   }
 
   /**
@@ -100,34 +102,45 @@ public final class PrometheusTimeSeries implements Serializable {
    * @return the metric name; may be {@code null} or empty if none was set
    */
   public String getMetricName() {
-    return metricName;
+    return hasMetricName ? SeriesEntry.string(entry, SeriesEntry.HEADER) : null;
   }
 
   /**
    * Returns the labels, in the order in which they were added, not including the metric name.
    *
-   * @return a copy of the labels (the record stays immutable), never {@code null}
+   * @return new label objects decoded from the record (it stays immutable), never {@code null}
    */
   public Label[] getLabels() {
-    return labels.length == 0 ? labels : labels.clone();
+    int n = SeriesEntry.labelCount(entry);
+    if (n == 0) {
+      return NO_LABELS;
+    }
+    Label[] labels = new Label[n];
+    int pos = SeriesEntry.skipString(entry, SeriesEntry.HEADER);
+    for (int i = 0; i < n; i++) {
+      String name = SeriesEntry.string(entry, pos);
+      pos = SeriesEntry.skipString(entry, pos);
+      labels[i] = new Label(name, SeriesEntry.string(entry, pos));
+      pos = SeriesEntry.skipString(entry, pos);
+    }
+    return labels;
   }
 
   /**
    * Returns the samples, in the order in which they were added.
    *
-   * @return a copy of the samples (the record stays immutable), never {@code null}
+   * @return new sample objects decoded from the record, never {@code null}
    */
   public Sample[] getSamples() {
-    return samples.length == 0 ? samples : samples.clone();
-  }
-
-  /** The labels themselves, for the sink's own read-only use (no copy). */
-  Label[] labels() {
-    return labels;
-  }
-
-  /** The samples themselves, for the sink's own read-only use (no copy). */
-  Sample[] samples() {
+    int n = SeriesEntry.sampleCount(entry);
+    if (n == 0) {
+      return NO_SAMPLES;
+    }
+    Sample[] samples = new Sample[n];
+    int pos = SeriesEntry.samplesOffset(entry);
+    for (int i = 0; i < n; i++, pos += SeriesEntry.SAMPLE) {
+      samples[i] = new Sample(SeriesEntry.value(entry, pos), SeriesEntry.timestamp(entry, pos));
+    }
     return samples;
   }
 
@@ -137,7 +150,7 @@ public final class PrometheusTimeSeries implements Serializable {
    * @return the number of samples in this time series
    */
   public int getSampleCount() {
-    return samples.length;
+    return SeriesEntry.sampleCount(entry);
   }
 
   /**
@@ -159,13 +172,20 @@ public final class PrometheusTimeSeries implements Serializable {
    */
   public static Builder builderFrom(PrometheusTimeSeries other) {
     Objects.requireNonNull(other, "other must not be null");
-    Builder builder = new Builder();
-    builder.metricName = other.metricName;
-    Collections.addAll(builder.labels, other.labels);
-    Collections.addAll(builder.samples, other.samples);
+    Builder builder = new Builder().withMetricName(other.getMetricName());
+    for (Label l : other.getLabels()) {
+      builder.addLabel(l.getName(), l.getValue());
+    }
+    for (Sample s : other.getSamples()) {
+      builder.addSample(s.getValue(), s.getTimestamp());
+    }
     return builder;
   }
 
+  /**
+   * Equal when the metric names (null differs from empty), the labels in order and the samples in
+   * order are; sample values compare like {@link Sample#equals} (every NaN equals every other).
+   */
   @Override
   public boolean equals(Object o) {
     if (this == o) {
@@ -175,27 +195,46 @@ public final class PrometheusTimeSeries implements Serializable {
       return false;
     }
     PrometheusTimeSeries that = (PrometheusTimeSeries) o;
-    return Objects.equals(metricName, that.metricName)
-        && Arrays.equals(labels, that.labels)
-        && Arrays.equals(samples, that.samples);
+    if (hasMetricName != that.hasMetricName || entry.length != that.entry.length) {
+      return false;
+    }
+    int samplesAt = SeriesEntry.samplesOffset(entry);
+    if (samplesAt != SeriesEntry.samplesOffset(that.entry)
+        || !Arrays.equals(entry, 0, samplesAt, that.entry, 0, samplesAt)) {
+      return false;
+    }
+    for (int pos = samplesAt; pos < entry.length; pos += SeriesEntry.SAMPLE) {
+      if (SeriesEntry.timestamp(entry, pos) != SeriesEntry.timestamp(that.entry, pos)
+          || Double.doubleToLongBits(SeriesEntry.value(entry, pos))
+              != Double.doubleToLongBits(SeriesEntry.value(that.entry, pos))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Override
   public int hashCode() {
-    int result = Objects.hashCode(metricName);
-    result = 31 * result + Arrays.hashCode(labels);
-    result = 31 * result + Arrays.hashCode(samples);
+    int samplesAt = SeriesEntry.samplesOffset(entry);
+    int result = 31 * Boolean.hashCode(hasMetricName) + SeriesEntry.key(entry);
+    for (int pos = samplesAt; pos < entry.length; pos += SeriesEntry.SAMPLE) {
+      result =
+          31 * result
+              + Long.hashCode(Double.doubleToLongBits(SeriesEntry.value(entry, pos)))
+              + Long.hashCode(SeriesEntry.timestamp(entry, pos));
+    }
     return result;
   }
 
   @Override
   public String toString() {
+    String metricName = getMetricName();
     return "PrometheusTimeSeries{metricName="
         + (metricName == null ? "null" : "'" + metricName + "'")
         + ", labels="
-        + Arrays.toString(labels)
+        + Arrays.toString(getLabels())
         + ", samples="
-        + Arrays.toString(samples)
+        + Arrays.toString(getSamples())
         + '}';
   }
 
@@ -334,8 +373,12 @@ public final class PrometheusTimeSeries implements Serializable {
   public static final class Builder {
 
     private String metricName;
-    private final List<Label> labels = new ArrayList<>();
-    private final List<Sample> samples = new ArrayList<>();
+    private String[] labelNames = new String[8];
+    private String[] labelValues = new String[8];
+    private int labels;
+    private double[] values = new double[1];
+    private long[] timestamps = new long[1];
+    private int samples;
 
     private Builder() {}
 
@@ -359,7 +402,14 @@ public final class PrometheusTimeSeries implements Serializable {
      * @throws NullPointerException if {@code name} or {@code value} is {@code null}
      */
     public Builder addLabel(String name, String value) {
-      labels.add(new Label(name, value));
+      Objects.requireNonNull(name, "label name must not be null");
+      Objects.requireNonNull(value, "label value must not be null");
+      if (labels == labelNames.length) {
+        labelNames = Arrays.copyOf(labelNames, 2 * labels);
+        labelValues = Arrays.copyOf(labelValues, 2 * labels);
+      }
+      labelNames[labels] = name;
+      labelValues[labels++] = value;
       return this;
     }
 
@@ -371,8 +421,18 @@ public final class PrometheusTimeSeries implements Serializable {
      * @return this builder
      */
     public Builder addSample(double value, long timestampMs) {
-      samples.add(new Sample(value, timestampMs));
+      if (samples == values.length) {
+        values = Arrays.copyOf(values, 2 * samples);
+        timestamps = Arrays.copyOf(timestamps, 2 * samples);
+      }
+      values[samples] = value;
+      timestamps[samples++] = timestampMs;
       return this;
+    }
+
+    private byte[] entry() {
+      return SeriesEntry.encode(
+          metricName, labelNames, labelValues, labels, values, timestamps, samples);
     }
 
     /**
@@ -381,7 +441,7 @@ public final class PrometheusTimeSeries implements Serializable {
      * @return a new immutable time series holding what was added, in order
      */
     public PrometheusTimeSeries build() {
-      return ofTrusted(metricName, labels.toArray(NO_LABELS), samples.toArray(NO_SAMPLES));
+      return new PrometheusTimeSeries(entry(), metricName != null);
     }
   }
 }

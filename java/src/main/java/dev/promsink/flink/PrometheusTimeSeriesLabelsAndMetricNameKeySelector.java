@@ -1,6 +1,5 @@
 package dev.promsink.flink;
 
-import dev.promsink.flink.PrometheusTimeSeries.Label;
 import org.apache.flink.api.java.functions.KeySelector;
 
 /**
@@ -41,12 +40,8 @@ public class PrometheusTimeSeriesLabelsAndMetricNameKeySelector
    */
   @Override
   public Integer getKey(PrometheusTimeSeries timeSeries) {
-    String metricName = timeSeries.getMetricName();
-    int hash = metricName == null ? 0 : metricName.hashCode();
-    for (Label label : timeSeries.labels()) {
-      hash = 31 * hash + label.getName().hashCode();
-      hash = 31 * hash + label.getValue().hashCode();
-    }
-    return hash;
+    // Computed from the record's bytes (ASCII without making strings): the same value as hashing
+    // the strings.
+    return SeriesEntry.key(timeSeries.entry());
   }
 }

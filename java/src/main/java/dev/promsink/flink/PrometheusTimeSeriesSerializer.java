@@ -1,12 +1,8 @@
 package dev.promsink.flink;
 
-import dev.promsink.flink.PrometheusTimeSeries.Label;
-import dev.promsink.flink.PrometheusTimeSeries.Sample;
 import java.io.DataInput;
-import java.io.DataOutput;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
@@ -16,7 +12,11 @@ import org.apache.flink.core.memory.DataOutputView;
  * Compact binary serializer for {@link PrometheusTimeSeries}, used by Flink for network shuffles
  * and state instead of Kryo.
  *
- * <p>Format of one record:
+ * <p>Format of one record: one flag byte, {@code 0x80} set and bit 0 set if a metric name was set,
+ * then the record's batch-format entry as it is ({@link SeriesEntry}: its u32 little-endian length
+ * first). Reading checks the entry's structure, so a corrupt input is an {@link IOException} here.
+ *
+ * <p>Records written by earlier builds (flag {@code 0x80} clear) are still read, in this format:
  *
  * <ol>
  *   <li>one flag byte: bit 0 set if a metric name follows, the other bits zero;
@@ -45,14 +45,13 @@ public final class PrometheusTimeSeriesSerializer
 
   private static final int FLAG_HAS_METRIC_NAME = 0x01;
 
-  /** Bytes of one serialized sample: value bits and timestamp. */
-  private static final int SAMPLE_BYTES = 16;
+  /** Set on records written as a batch-format entry (this build); clear in earlier builds'. */
+  private static final int FLAG_ENTRY = 0x80;
 
   /** Largest buffer allocated by {@link #copy(DataInputView, DataOutputView)}. */
   private static final int COPY_BUFFER_BYTES = 8192;
 
-  private static final PrometheusTimeSeries EMPTY =
-      PrometheusTimeSeries.ofTrusted(null, new Label[0], new Sample[0]);
+  private static final PrometheusTimeSeries EMPTY = PrometheusTimeSeries.builder().build();
 
   /** Use {@link #INSTANCE}; public so that Flink can instantiate it reflectively if needed. */
   public PrometheusTimeSeriesSerializer() {}
@@ -84,58 +83,42 @@ public final class PrometheusTimeSeriesSerializer
 
   @Override
   public void serialize(PrometheusTimeSeries record, DataOutputView target) throws IOException {
-    String metricName = record.getMetricName();
-    if (metricName == null) {
-      target.writeByte(0);
-    } else {
-      target.writeByte(FLAG_HAS_METRIC_NAME);
-      writeString(metricName, target);
-    }
-
-    Label[] labels = record.labels();
-    writeVarInt(labels.length, target);
-    for (Label label : labels) {
-      writeString(label.getName(), target);
-      writeString(label.getValue(), target);
-    }
-
-    Sample[] samples = record.samples();
-    writeVarInt(samples.length, target);
-    for (Sample sample : samples) {
-      target.writeLong(Double.doubleToRawLongBits(sample.getValue()));
-      target.writeLong(sample.getTimestamp());
-    }
+    target.writeByte(FLAG_ENTRY | (record.hasMetricName() ? FLAG_HAS_METRIC_NAME : 0));
+    target.write(record.entry());
   }
 
   @Override
   public PrometheusTimeSeries deserialize(DataInputView source) throws IOException {
     int flags = readFlags(source);
-    String metricName = (flags & FLAG_HAS_METRIC_NAME) != 0 ? readString(source) : null;
+    if ((flags & FLAG_ENTRY) == 0) {
+      return deserializeFields(flags, source);
+    }
+    int length = readEntryLength(source);
+    byte[] entry = new byte[length + 4];
+    putLength(entry, length);
+    source.readFully(entry, 4, length);
+    SeriesEntry.check(entry);
+    return PrometheusTimeSeries.ofEntry(entry, (flags & FLAG_HAS_METRIC_NAME) != 0);
+  }
 
-    // Counts come from the input: arrays grow as entries are actually read, so a corrupt count
+  /** A record in the format of earlier builds: fields one by one. */
+  private static PrometheusTimeSeries deserializeFields(int flags, DataInputView source)
+      throws IOException {
+    PrometheusTimeSeries.Builder record = PrometheusTimeSeries.builder();
+    record.withMetricName((flags & FLAG_HAS_METRIC_NAME) != 0 ? readString(source) : null);
+    // Counts come from the input: nothing is allocated for them up front, so a corrupt count
     // ends in an EOFException at the end of the input, never in a huge allocation.
     int labelCount = readVarInt(source);
-    Label[] labels = new Label[Math.min(labelCount, INITIAL_CAPACITY)];
     for (int i = 0; i < labelCount; i++) {
       String name = readString(source);
-      String value = readString(source);
-      if (i == labels.length) {
-        labels = Arrays.copyOf(labels, grown(labels.length, labelCount));
-      }
-      labels[i] = new Label(name, value);
+      record.addLabel(name, readString(source));
     }
-
     int sampleCount = readVarInt(source);
-    Sample[] samples = new Sample[Math.min(sampleCount, INITIAL_CAPACITY)];
     for (int i = 0; i < sampleCount; i++) {
       double value = Double.longBitsToDouble(source.readLong());
-      long timestamp = source.readLong();
-      if (i == samples.length) {
-        samples = Arrays.copyOf(samples, grown(samples.length, sampleCount));
-      }
-      samples[i] = new Sample(value, timestamp);
+      record.addSample(value, source.readLong());
     }
-    return PrometheusTimeSeries.ofTrusted(metricName, labels, samples);
+    return record.build();
   }
 
   @Override
@@ -147,24 +130,35 @@ public final class PrometheusTimeSeriesSerializer
   @Override
   public void copy(DataInputView source, DataOutputView target) throws IOException {
     int flags = readFlags(source);
+    if ((flags & FLAG_ENTRY) == 0) {
+      serialize(deserializeFields(flags, source), target);
+      return;
+    }
     target.writeByte(flags);
-    if ((flags & FLAG_HAS_METRIC_NAME) != 0) {
-      copyString(source, target);
-    }
+    int length = readEntryLength(source);
+    byte[] prefix = new byte[4];
+    putLength(prefix, length);
+    target.write(prefix);
+    copyBytes(source, target, length);
+  }
 
-    int labelCount = readVarInt(source);
-    writeVarInt(labelCount, target);
-    for (int i = 0; i < labelCount; i++) {
-      copyString(source, target);
-      copyString(source, target);
+  /** The entry's u32 little-endian length (of the rest), bounded. */
+  private static int readEntryLength(DataInputView source) throws IOException {
+    int length = Integer.reverseBytes(source.readInt());
+    if (length < SeriesEntry.HEADER || length > SeriesEntry.MAX_BYTES - 4) {
+      throw new IOException(
+          "Corrupt PrometheusTimeSeries: an entry of "
+              + Integer.toUnsignedString(length)
+              + " bytes");
     }
+    return length;
+  }
 
-    int sampleCount = readVarInt(source);
-    writeVarInt(sampleCount, target);
-    if (sampleCount > Integer.MAX_VALUE / SAMPLE_BYTES) {
-      throw new IOException("Corrupt PrometheusTimeSeries: sample count " + sampleCount);
-    }
-    copyBytes(source, target, sampleCount * SAMPLE_BYTES);
+  private static void putLength(byte[] to, int length) {
+    to[0] = (byte) length;
+    to[1] = (byte) (length >>> 8);
+    to[2] = (byte) (length >>> 16);
+    to[3] = (byte) (length >>> 24);
   }
 
   @Override
@@ -183,36 +177,20 @@ public final class PrometheusTimeSeriesSerializer
 
   private static int readFlags(DataInput source) throws IOException {
     int flags = source.readUnsignedByte();
-    if ((flags & ~FLAG_HAS_METRIC_NAME) != 0) {
+    if ((flags & ~(FLAG_HAS_METRIC_NAME | FLAG_ENTRY)) != 0) {
       throw new IOException(
           "Corrupt PrometheusTimeSeries: unknown flags 0x" + Integer.toHexString(flags));
     }
     return flags;
   }
 
-  /** Writes a non-negative int as an unsigned LEB128 varint (1 to 5 bytes). */
-  static void writeVarInt(int value, DataOutput target) throws IOException {
-    while ((value & ~0x7F) != 0) {
-      target.writeByte((value & 0x7F) | 0x80);
-      value >>>= 7;
-    }
-    target.writeByte(value);
-  }
-
-  /** Reads a non-negative int written by {@link #writeVarInt}. */
-  /** Entries allocated before any is read; arrays then double as entries arrive. */
-  private static final int INITIAL_CAPACITY = 16;
-
   /**
-   * The longest name or value read back (16 MiB): far above anything a receiver accepts, far below
-   * what a corrupt length could make it allocate.
+   * The longest name or value read back from an earlier build's record (16 MiB): far above anything
+   * a receiver accepts, far below what a corrupt length could make it allocate.
    */
   static final int MAX_STRING_BYTES = 16 << 20;
 
-  private static int grown(int length, int count) {
-    return (int) Math.min(count, Math.max(INITIAL_CAPACITY, 2L * length));
-  }
-
+  /** A non-negative int as an unsigned LEB128 varint (1 to 5 bytes): earlier builds' counts. */
   static int readVarInt(DataInput source) throws IOException {
     int result = 0;
     for (int shift = 0; shift < 35; shift += 7) {
@@ -228,68 +206,7 @@ public final class PrometheusTimeSeriesSerializer
     throw new IOException("Corrupt PrometheusTimeSeries: varint longer than 5 bytes");
   }
 
-  /** Writes the byte length as a varint, then the (generalized) UTF-8 bytes. */
-  static void writeString(String s, DataOutput target) throws IOException {
-    int length = s.length();
-    long byteLength = 0;
-    for (int i = 0; i < length; i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        byteLength += 1;
-      } else if (c < 0x800) {
-        byteLength += 2;
-      } else if (Character.isHighSurrogate(c)
-          && i + 1 < length
-          && Character.isLowSurrogate(s.charAt(i + 1))) {
-        byteLength += 4;
-        i++;
-      } else {
-        byteLength += 3;
-      }
-    }
-    if (byteLength > MAX_STRING_BYTES) {
-      throw new IOException(
-          "String too long to serialize: "
-              + byteLength
-              + " bytes (at most "
-              + MAX_STRING_BYTES
-              + ")");
-    }
-    writeVarInt((int) byteLength, target);
-
-    if (byteLength == length) {
-      // All ASCII: Latin-1 encoding is identical and takes the fast path of compact strings.
-      target.write(s.getBytes(StandardCharsets.ISO_8859_1));
-      return;
-    }
-
-    byte[] bytes = new byte[(int) byteLength];
-    int pos = 0;
-    for (int i = 0; i < length; i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        bytes[pos++] = (byte) c;
-      } else if (c < 0x800) {
-        bytes[pos++] = (byte) (0xC0 | (c >> 6));
-        bytes[pos++] = (byte) (0x80 | (c & 0x3F));
-      } else if (Character.isHighSurrogate(c)
-          && i + 1 < length
-          && Character.isLowSurrogate(s.charAt(i + 1))) {
-        int cp = Character.toCodePoint(c, s.charAt(++i));
-        bytes[pos++] = (byte) (0xF0 | (cp >> 18));
-        bytes[pos++] = (byte) (0x80 | ((cp >> 12) & 0x3F));
-        bytes[pos++] = (byte) (0x80 | ((cp >> 6) & 0x3F));
-        bytes[pos++] = (byte) (0x80 | (cp & 0x3F));
-      } else {
-        bytes[pos++] = (byte) (0xE0 | (c >> 12));
-        bytes[pos++] = (byte) (0x80 | ((c >> 6) & 0x3F));
-        bytes[pos++] = (byte) (0x80 | (c & 0x3F));
-      }
-    }
-    target.write(bytes);
-  }
-
-  /** Reads a string written by {@link #writeString}. */
+  /** A string of an earlier build's record: varint byte length, then (generalized) UTF-8. */
   static String readString(DataInput source) throws IOException {
     int byteLength = readVarInt(source);
     if (byteLength > MAX_STRING_BYTES) {
@@ -363,12 +280,6 @@ public final class PrometheusTimeSeriesSerializer
         throw new IOException("Corrupt PrometheusTimeSeries string: bad continuation byte");
       }
     }
-  }
-
-  private static void copyString(DataInputView source, DataOutputView target) throws IOException {
-    int byteLength = readVarInt(source);
-    writeVarInt(byteLength, target);
-    copyBytes(source, target, byteLength);
   }
 
   /**

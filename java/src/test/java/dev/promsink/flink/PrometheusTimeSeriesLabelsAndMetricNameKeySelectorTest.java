@@ -78,6 +78,24 @@ class PrometheusTimeSeriesLabelsAndMetricNameKeySelectorTest {
   }
 
   @Test
+  void keyFromTheRecordsBytesEqualsTheKeyFromItsStringsAlsoBeyondAscii() {
+    String[][] cases = {
+      {"temperature_celsius", "city", "Zürich", "sensor", "東京-1"},
+      {"m", "emoji", "\uD83D\uDE00", "unpaired", "\uD800x"},
+      {"", "a", ""}
+    };
+    for (String[] c : cases) {
+      PrometheusTimeSeries.Builder b = PrometheusTimeSeries.builder().withMetricName(c[0]);
+      int expected = c[0].hashCode();
+      for (int i = 1; i + 1 < c.length; i += 2) {
+        b.addLabel(c[i], c[i + 1]);
+        expected = 31 * (31 * expected + c[i].hashCode()) + c[i + 1].hashCode();
+      }
+      assertThat(selector.getKey(b.build())).as(String.join(",", c)).isEqualTo(expected);
+    }
+  }
+
+  @Test
   void keyTypeIsExtractedAsInteger() {
     TypeInformation<Integer> keyType =
         TypeExtractor.getKeySelectorTypes(selector, TypeInformation.of(PrometheusTimeSeries.class));

@@ -180,7 +180,7 @@ class PrometheusTimeSeriesSerializerTest {
   }
 
   @Test
-  void writesTheDocumentedCompactFormat() throws IOException {
+  void writesAFlagThenTheBatchEntry() throws IOException {
     PrometheusTimeSeries record =
         PrometheusTimeSeries.builder()
             .withMetricName("m")
@@ -190,11 +190,85 @@ class PrometheusTimeSeriesSerializerTest {
 
     assertThat(serialize(record))
         .containsExactly(
-            0x01, 0x01, 'm', // flags, metric name
-            0x01, 0x01, 'a', 0x02, 0xC3, 0xA9, // one label
-            0x01, // one sample
-            0x3F, 0xF0, 0, 0, 0, 0, 0, 0, // 1.0
-            0, 0, 0, 0, 0, 0, 0, 2); // timestamp 2
+            0x81, // an entry follows; a metric name was set
+            40, 0, 0, 0, // length of the rest of the entry
+            1, 0, 0, 0, // one sample
+            1, 0, 0, 0, // one label
+            1, 0, 0, 0, 'm', // metric name
+            1, 0, 0, 0, 'a', 2, 0, 0, 0, 0xC3, 0xA9, // label a="é"
+            0, 0, 0, 0, 0, 0, 0xF0, 0x3F, // 1.0, little-endian
+            2, 0, 0, 0, 0, 0, 0, 0); // timestamp 2
+  }
+
+  @Test
+  void readsTheRecordsOfEarlierBuilds() throws IOException {
+    // The field-by-field format of earlier builds (flag 0x80 clear): savepoints taken with them
+    // restore.
+    byte[] earlier = {
+      0x01,
+      0x01,
+      'm', // flags, metric name
+      0x01,
+      0x01,
+      'a',
+      0x02,
+      (byte) 0xC3,
+      (byte) 0xA9, // one label
+      0x01, // one sample
+      0x3F,
+      (byte) 0xF0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0, // 1.0, big-endian
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      2 // timestamp 2
+    };
+    PrometheusTimeSeries expected =
+        PrometheusTimeSeries.builder()
+            .withMetricName("m")
+            .addLabel("a", "é")
+            .addSample(1.0, 2L)
+            .build();
+    assertThat(serializer.deserialize(new DataInputDeserializer(earlier))).isEqualTo(expected);
+    DataOutputSerializer copied = new DataOutputSerializer(64);
+    serializer.copy(new DataInputDeserializer(earlier), copied);
+    assertThat(copied.getCopyOfBuffer()).isEqualTo(serialize(expected)); // copied as this build's
+  }
+
+  @Test
+  void anEntryWhoseCountsDoNotAddUpIsACorruptRecord() throws IOException {
+    byte[] good =
+        serialize(
+            PrometheusTimeSeries.builder()
+                .withMetricName("m")
+                .addLabel("a", "b")
+                .addSample(1, 2)
+                .build());
+    byte[] moreLabels = good.clone();
+    moreLabels[9] = 2; // two labels said, one there
+    assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(moreLabels)))
+        .isInstanceOf(IOException.class)
+        .hasMessage(
+            "Corrupt PrometheusTimeSeries: 2 labels and 1 samples do not make an entry of 43 bytes");
+    byte[] moreSamples = good.clone();
+    moreSamples[5] = 3; // three samples said, one there
+    assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(moreSamples)))
+        .isInstanceOf(IOException.class)
+        .hasMessage(
+            "Corrupt PrometheusTimeSeries: 1 labels and 3 samples do not make an entry of 43 bytes");
+    byte[] hugeEntry = {(byte) 0x81, -1, -1, -1, 0x7f};
+    assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(hugeEntry)))
+        .isInstanceOf(IOException.class)
+        .hasMessage("Corrupt PrometheusTimeSeries: an entry of 2147483647 bytes");
   }
 
   @Test

@@ -236,4 +236,24 @@ class PrometheusTimeSeriesTest {
     assertThat(series.getLabels()[0].getValue()).isEqualTo("1");
     assertThat(series.getSamples()[0].getValue()).isEqualTo(1.0);
   }
+
+  @Test
+  void javaSerializationRoundTripsAndChecksTheRecord() throws Exception {
+    PrometheusTimeSeries record =
+        PrometheusTimeSeries.builder()
+            .withMetricName("m")
+            .addLabel("city", "Zürich")
+            .addSample(1.5, 2L)
+            .build();
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+      out.writeObject(record);
+    }
+    try (java.io.ObjectInputStream in =
+        new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+      PrometheusTimeSeries read = (PrometheusTimeSeries) in.readObject();
+      assertThat(read).isEqualTo(record);
+      assertThat(read.getLabels()[0].getValue()).isEqualTo("Zürich");
+    }
+  }
 }
