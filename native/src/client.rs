@@ -161,6 +161,7 @@ impl Client {
                 retry: config.retry,
                 on_retry_limit: config.on_retry_limit,
                 max_request_samples: config.max_request_samples,
+                linger: config.linger,
                 counters: counters.clone(),
                 stop: stop_rx.clone(),
                 spare: spare_tx.clone(),

@@ -69,10 +69,19 @@ pub struct Config {
     pub adaptive_lanes: bool,
     /// Upper bound in samples of a request coalesced from pending parts.
     pub max_request_samples: u64,
+    /// How long a lane's request that is not full waits for more parts before it is sent.
+    pub linger: Duration,
     /// The Remote-Write version to send; 2.0 falls back to 1.0 for a receiver that shows it does
     /// not speak 2.0 (`lane.rs`).
     pub remote_write: WireVersion,
 }
+
+/// Default wait of a request that is not full for more parts, in milliseconds: long enough for
+/// the next batches' shares to arrive under load, short next to a receiver's round trip.
+pub const DEFAULT_LINGER_MS: u64 = 5;
+
+/// The longest wait a request may linger, in milliseconds.
+pub const MAX_LINGER_MS: u64 = 1000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -92,6 +101,7 @@ impl Default for Config {
             lanes: 1,
             adaptive_lanes: true,
             max_request_samples: 500,
+            linger: Duration::from_millis(DEFAULT_LINGER_MS),
             remote_write: WireVersion::V1,
         }
     }
@@ -104,7 +114,7 @@ impl Config {
     /// `retry.max_delay_ms`, `retry.max_retries`, `on_max_retries_exceeded` (`FAIL` or
     /// `DISCARD_AND_CONTINUE`), `tls.ca_file`, `auth.basic.username` with `auth.basic.password`,
     /// `auth.bearer_token`, `lanes`, `lanes.adaptive` (`true` or `false`),
-    /// `max_request_samples`, `remote_write.version` (`1` or `2`), `header.<Name>`. Messages never repeat the value of a credential.
+    /// `max_request_samples`, `linger_ms`, `remote_write.version` (`1` or `2`), `header.<Name>`. Messages never repeat the value of a credential.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
         let mut c = Config::default();
         let mut username = None;
@@ -142,6 +152,7 @@ impl Config {
                     }
                 }
                 "max_request_samples" => c.max_request_samples = number(key, value)?,
+                "linger_ms" => c.linger = Duration::from_millis(number(key, value)?),
                 "remote_write.version" => {
                     c.remote_write = match value {
                         "1" => WireVersion::V1,
@@ -227,6 +238,11 @@ impl Config {
         }
         if self.max_request_samples == 0 {
             return Err(Error::config("max_request_samples must be > 0"));
+        }
+        if self.linger > Duration::from_millis(MAX_LINGER_MS) {
+            return Err(Error::config(format!(
+                "linger_ms must be at most {MAX_LINGER_MS}"
+            )));
         }
         if self.retry.initial_delay.is_zero() {
             return Err(Error::config("retry.initial_delay_ms must be > 0"));

@@ -104,6 +104,8 @@ pub struct Lane {
     pub on_retry_limit: OnRetryLimit,
     /// Upper bound of one coalesced request, in samples (a single larger part is sent alone).
     pub max_request_samples: u64,
+    /// How long a request that is not full waits for more parts (the next batches' shares).
+    pub linger: Duration,
     /// The client's counters.
     pub counters: Arc<Counters>,
     /// Disconnected when the client closes: ends any wait at once.
@@ -138,7 +140,7 @@ impl Lane {
             if self.stopped() {
                 return; // closing: abandon the pending parts
             }
-            let (taken, samples) = self.fill(first, &parts, &mut carry);
+            let (taken, samples, saturated) = self.fill(first, &parts, &mut carry);
             let result = if samples == 0 {
                 Ok(Ending::default())
             } else {
@@ -168,7 +170,7 @@ impl Lane {
                 return;
             };
             if samples > 0 {
-                self.stats.request(samples, carry.is_some());
+                self.stats.request(samples, saturated);
             }
             let untold = Ending {
                 message: String::new(),
@@ -199,14 +201,17 @@ impl Lane {
     }
 
     /// The parts of the next request: `first`, then what is pending, up to the max request size
-    /// in samples. Requests are filled exactly: a part that does not fit whole is cut after the
-    /// series that fit, and its rest (or a part that does not fit at all) is left in `carry`.
+    /// in samples, waiting up to the linger time for more parts while the request is not full.
+    /// Requests are filled exactly: a part that does not fit whole is cut after the series that
+    /// fit, and its rest (or a part that does not fit at all) is left in `carry`. Also returns
+    /// whether the request was full from parts already pending, without waiting (the lane is
+    /// saturated: `router.rs`).
     fn fill(
         &self,
         mut first: Part,
         parts: &Receiver<Part>,
         carry: &mut Option<Part>,
-    ) -> (Vec<Part>, u64) {
+    ) -> (Vec<Part>, u64, bool) {
         let max = self.max_request_samples;
         if first.samples > max {
             // At least one series, even if larger than the max on its own (bytes that do not
@@ -216,11 +221,24 @@ impl Lane {
                 *carry = Some(first.split_off(at, n, &self.router));
             }
             let samples = first.samples;
-            return (vec![first], samples);
+            return (vec![first], samples, carry.is_some());
         }
+        let deadline = Instant::now() + self.linger;
+        let mut waited = false;
         let mut samples = first.samples;
         let mut taken = vec![first];
-        while let Ok(mut p) = parts.try_recv() {
+        while samples < max {
+            let mut p = match parts.try_recv() {
+                Ok(p) => p,
+                Err(_) if self.linger.is_zero() => break,
+                Err(_) => {
+                    waited = true;
+                    match parts.recv_deadline(deadline) {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    }
+                }
+            };
             if samples + p.samples <= max {
                 samples += p.samples;
                 taken.push(p);
@@ -236,7 +254,8 @@ impl Lane {
             }
             break;
         }
-        (taken, samples)
+        let more = carry.is_some() || !parts.is_empty();
+        (taken, samples, more && samples >= max && !waited)
     }
 
     fn stopped(&self) -> bool {
@@ -537,6 +556,7 @@ mod tests {
             },
             on_retry_limit: OnRetryLimit::DiscardAndContinue,
             max_request_samples: 10,
+            linger: Duration::ZERO,
             counters: Arc::new(Counters::default()),
             stop,
             spare,
@@ -582,6 +602,7 @@ mod tests {
             },
             on_retry_limit: OnRetryLimit::Fail,
             max_request_samples: 10,
+            linger: Duration::ZERO,
             counters: Arc::new(Counters::default()),
             stop,
             spare,
@@ -598,12 +619,12 @@ mod tests {
         let (queued_tx, queued) = unbounded();
         let mut carry = None;
         // Larger than a request: sent whole instead of being cut into an empty head for ever.
-        let (taken, samples) = lane.fill(garbage(50), &queued, &mut carry);
+        let (taken, samples, _) = lane.fill(garbage(50), &queued, &mut carry);
         assert_eq!((taken.len(), samples, taken[0].bytes.len()), (1, 50, 20));
         assert!(carry.is_none());
         // Not fitting behind another part: left whole for the next request.
         queued_tx.send(garbage(8)).unwrap();
-        let (taken, samples) = lane.fill(garbage(5), &queued, &mut carry);
+        let (taken, samples, _) = lane.fill(garbage(5), &queued, &mut carry);
         assert_eq!((taken.len(), samples), (1, 5));
         assert_eq!(carry.map(|p| (p.samples, p.bytes.len())), Some((8, 20)));
     }

@@ -4,7 +4,7 @@
 //! without the other fails here.
 
 use promsink::client::Outcome;
-use promsink::config::{Config, MAX_LANES, RESERVED_HEADERS};
+use promsink::config::{Config, DEFAULT_LINGER_MS, MAX_LANES, MAX_LINGER_MS, RESERVED_HEADERS};
 use promsink::error::Error;
 use promsink::metrics::Counter;
 use std::path::Path;
@@ -52,6 +52,19 @@ fn the_lane_limit_is_the_same() {
     assert_eq!(
         int_constant(&builder, "MAX_SENDING_LANES"),
         MAX_LANES as i64
+    );
+}
+
+#[test]
+fn the_linger_default_and_limit_are_the_same() {
+    let builder = java("PrometheusSinkBuilder.java");
+    assert_eq!(
+        int_constant(&builder, "DEFAULT_REQUEST_LINGER_MS"),
+        DEFAULT_LINGER_MS as i64
+    );
+    assert_eq!(
+        int_constant(&builder, "MAX_REQUEST_LINGER_MS"),
+        MAX_LINGER_MS as i64
     );
 }
 

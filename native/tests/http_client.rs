@@ -692,3 +692,45 @@ fn a_slow_signer_stalls_only_its_own_lane() {
     assert_eq!(signer.most.load(std::sync::atomic::Ordering::SeqCst), 4);
     assert!(took < Duration::from_millis(2400), "{took:?}");
 }
+
+/// Two batches of one sample each submitted 50 ms apart, with requests of at most 2 samples;
+/// returns the number of requests the receiver got.
+fn requests_for_two_batches_apart(linger_ms: &str) -> usize {
+    let r = Receiver::start(vec![], Reply::status(204));
+    let c = client(&config(
+        &r.url,
+        &[("max_request_samples", "2"), ("linger_ms", linger_ms)],
+    ));
+    let first = submit(&c, &batch_at(1, 1_700_000_000_000));
+    std::thread::sleep(Duration::from_millis(50));
+    let second = submit(&c, &batch_at(1, 1_700_000_001_000));
+    assert_eq!(wait(&first).outcome, Outcome::Written);
+    assert_eq!(wait(&second).outcome, Outcome::Written);
+    assert_eq!(c.counters()[Counter::SamplesOut as usize], 2);
+    let requests = r.requests().len();
+    assert_eq!(
+        c.counters()[Counter::WriteRequestsOut as usize],
+        requests as u64
+    );
+    requests
+}
+
+#[test]
+fn a_request_that_is_not_full_lingers_for_the_next_batch() {
+    // Lingering up to 1 s: the first batch's request waits for the second, and leaves full
+    // as soon as it is (long before the 1 s).
+    assert_eq!(requests_for_two_batches_apart("1000"), 1);
+    // No lingering: each batch leaves alone.
+    assert_eq!(requests_for_two_batches_apart("0"), 2);
+}
+
+#[test]
+fn lingering_is_bounded() {
+    let e = Config::from_pairs([("url", "http://127.0.0.1:1/w"), ("linger_ms", "1001")])
+        .err()
+        .unwrap();
+    assert_eq!(
+        e.to_string(),
+        "invalid configuration: linger_ms must be at most 1000"
+    );
+}

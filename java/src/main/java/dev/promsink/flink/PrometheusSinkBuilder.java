@@ -39,6 +39,12 @@ public class PrometheusSinkBuilder
   /** Largest number of sending lanes. */
   public static final int MAX_SENDING_LANES = 64;
 
+  /** Default wait of a request that is not full for the next batches' share, in milliseconds. */
+  public static final long DEFAULT_REQUEST_LINGER_MS = 5;
+
+  /** Longest wait of a request that is not full, in milliseconds. */
+  public static final long MAX_REQUEST_LINGER_MS = 1000;
+
   /** Largest number of batches in flight per writer. */
   public static final int MAX_IN_FLIGHT_BATCHES = 1024;
 
@@ -71,6 +77,7 @@ public class PrometheusSinkBuilder
   private PrometheusRequestSigner requestSigner;
   private String tlsCaCertificateFile;
   private Integer sendingLanes;
+  private Long requestLingerMs;
   private boolean adaptiveSendingLanes = true;
   private RemoteWriteVersion remoteWriteVersion = RemoteWriteVersion.V1;
   private String basicAuthUsername;
@@ -221,6 +228,20 @@ public class PrometheusSinkBuilder
   }
 
   /**
+   * How long a lane's request that is not full waits for more series (the next batches' share of
+   * that lane) before it is sent (default {@value #DEFAULT_REQUEST_LINGER_MS} ms, 0 to {@value
+   * #MAX_REQUEST_LINGER_MS}; 0: send what is there at once). Under load, requests leave full after
+   * a fraction of this; with little traffic, a sample waits at most this much longer.
+   *
+   * @param requestLingerMs the wait in milliseconds
+   * @return this builder
+   */
+  public PrometheusSinkBuilder setRequestLingerMs(long requestLingerMs) {
+    this.requestLingerMs = requestLingerMs;
+    return this;
+  }
+
+  /**
    * Batches in flight per writer (default: 3 x {@link #setSendingLanes lanes}, or 1 with one lane;
    * 1 to {@value #MAX_IN_FLIGHT_BATCHES}). Their series are spread over the lanes; more batches in
    * flight let each lane coalesce larger requests. (Apache's connector ignores this option.)
@@ -284,6 +305,10 @@ public class PrometheusSinkBuilder
     int lanes = orDefault(sendingLanes, DEFAULT_SENDING_LANES);
     if (lanes < 1 || lanes > MAX_SENDING_LANES) {
       throw invalid("setSendingLanes", lanes, "1 to " + MAX_SENDING_LANES);
+    }
+    long linger = orDefault(requestLingerMs, DEFAULT_REQUEST_LINGER_MS);
+    if (linger < 0 || linger > MAX_REQUEST_LINGER_MS) {
+      throw invalid("setRequestLingerMs", linger, "0 to " + MAX_REQUEST_LINGER_MS);
     }
     Integer inFlight = getMaxInFlightRequests();
     if (inFlight != null && (inFlight < 1 || inFlight > MAX_IN_FLIGHT_BATCHES)) {
@@ -383,6 +408,7 @@ public class PrometheusSinkBuilder
     options.put("lanes", Integer.toString(lanes));
     options.put("lanes.adaptive", Boolean.toString(adaptiveSendingLanes));
     options.put("max_request_samples", Integer.toString(batch));
+    options.put("linger_ms", Long.toString(linger));
     options.put("remote_write.version", remoteWriteVersion.nativeValue());
     if (tlsCaCertificateFile != null) {
       options.put("tls.ca_file", tlsCaCertificateFile);

@@ -38,6 +38,7 @@ class PrometheusSinkBuilderTest {
         .containsEntry("lanes", "12")
         .containsEntry("lanes.adaptive", "true")
         .containsEntry("max_request_samples", "500")
+        .containsEntry("linger_ms", "5")
         .containsEntry("remote_write.version", "1")
         .doesNotContainKey("user_agent");
   }
@@ -214,6 +215,11 @@ class PrometheusSinkBuilderTest {
             b -> b.setMaxInFlightRequests(0),
             "Invalid setMaxInFlightRequests: 0; allowed: 1 to 1024"),
         bad("too many lanes", b -> b.setSendingLanes(65), "Invalid setSendingLanes: 65"),
+        bad(
+            "negative linger",
+            b -> b.setRequestLingerMs(-1),
+            "Invalid setRequestLingerMs: -1; allowed: 0 to 1000"),
+        bad("long linger", b -> b.setRequestLingerMs(1001), "Invalid setRequestLingerMs: 1001"),
         bad(
             "basic auth without username",
             b -> b.setBasicAuth("", "pw"),

@@ -50,6 +50,7 @@ public final class PrometheusDynamicTableSinkFactory implements DynamicTableSink
     BUILDER_NAMES.put("setMaxInFlightRequests", REQUESTS_MAX_INFLIGHT);
     BUILDER_NAMES.put("setMaxTimeInBufferMS", FLUSH_BUFFER_TIMEOUT);
     BUILDER_NAMES.put("setSendingLanes", LANES);
+    BUILDER_NAMES.put("setRequestLingerMs", REQUEST_LINGER);
     BUILDER_NAMES.put("RetryConfiguration.setInitialRetryDelayMS", RETRY_INITIAL_DELAY);
     BUILDER_NAMES.put("RetryConfiguration.setMaxRetryDelayMS", RETRY_MAX_DELAY);
     BUILDER_NAMES.put("RetryConfiguration.setMaxRetryCount", RETRY_MAX_COUNT);
@@ -86,6 +87,7 @@ public final class PrometheusDynamicTableSinkFactory implements DynamicTableSink
             REQUESTS_MAX_BUFFERED,
             REQUESTS_MAX_INFLIGHT,
             FLUSH_BUFFER_TIMEOUT,
+            REQUEST_LINGER,
             RETRY_INITIAL_DELAY,
             RETRY_MAX_DELAY,
             RETRY_MAX_COUNT,
@@ -128,6 +130,7 @@ public final class PrometheusDynamicTableSinkFactory implements DynamicTableSink
             .setMaxBatchSizeInSamples(options.get(BATCH_MAX_SAMPLES))
             .setMaxBufferedRequests(options.get(REQUESTS_MAX_BUFFERED))
             .setMaxTimeInBufferMS(options.get(FLUSH_BUFFER_TIMEOUT).toMillis())
+            .setRequestLingerMs(options.get(REQUEST_LINGER).toMillis())
             .setRetryConfiguration(
                 RetryConfiguration.builder()
                     .setInitialRetryDelayMS(options.get(RETRY_INITIAL_DELAY).toMillis())

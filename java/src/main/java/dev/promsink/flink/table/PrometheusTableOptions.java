@@ -90,6 +90,12 @@ public final class PrometheusTableOptions {
           .defaultValue(Duration.ofMillis(PrometheusSinkBuilder.DEFAULT_MAX_TIME_IN_BUFFER_MS))
           .withDescription("Max time a record waits in the buffer.");
 
+  public static final ConfigOption<Duration> REQUEST_LINGER =
+      ConfigOptions.key("sink.request.linger")
+          .durationType()
+          .defaultValue(Duration.ofMillis(PrometheusSinkBuilder.DEFAULT_REQUEST_LINGER_MS))
+          .withDescription("How long a request that is not full waits for more series (0 to 1 s).");
+
   public static final ConfigOption<Duration> RETRY_INITIAL_DELAY =
       ConfigOptions.key("sink.retry.initial-delay")
           .durationType()
