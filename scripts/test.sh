@@ -5,7 +5,8 @@
 # MiniCluster jobs against a real Prometheus and VictoriaMetrics that the tests start on
 # 127.0.0.1, Prometheus 2.42 and 3), then the example job packaged as a user packages it and
 # run on real standalone Flink clusters (distributions from PyPI, cached under
-# ~/.cache/promsink) of each line.
+# ~/.cache/promsink) of each line, and a SQL script run by each line's SQL client on such a
+# cluster with the connector jar.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ scripts/install-deps.sh
 
 # A property of a pom (its first definition): one place for the Flink versions of each line.
 pom_value() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p" "$2" | head -1; }
+# The version of an artifact a pom builds (the <version> right after its <artifactId>).
+artifact_version() { sed -n "/<artifactId>$1</{n;s:.*<version>\(.*\)</version>.*:\1:p;}" "$2"; }
 
 # What is slow to fetch or build the first time runs in the background while the cargo steps
 # run: Prometheus 3 (built from the Go module proxy, ~10 minutes once) and the Flink
@@ -52,10 +55,11 @@ echo "== mvn install: the native library (release), then per Flink line (java/fl
 echo "   $(pom_value flink.version java/flink-1.20/pom.xml), java/flink-2 on Flink $(pom_value flink.version java/flink-2/pom.xml)): JUnit, the artifact; spotless"
 mvn -B -ntp install
 
-echo "== standalone Flink clusters: the example job (java/example) as a fat jar, bin/flink run"
+echo "== standalone Flink clusters: the example job (java/example) as a fat jar, bin/flink run;"
+echo "   a SQL script with the connector jar, bin/sql-client.sh -f"
 ready "$flink_dists" flink-dist
 mkdir -p target/cluster
-runs="" recovery_runs=""
+runs="" recovery_runs="" sql_runs=""
 for line in 1.20 2; do
   mvn -B -ntp -q -f java/example/pom.xml -Pflink-$line clean package
   jar="target/cluster/promsink-example-$line.jar"
@@ -66,6 +70,18 @@ for line in 1.20 2; do
   # each line's tested version.
   runs+="$tested=$jar $oldest=$jar "
   recovery_runs+="$tested=$jar "
+  # The SQL client on each line's tested version, with the connector jar `mvn install` built.
+  artifact=flink-connector-prometheus-native
+  version=$(artifact_version $artifact "java/flink-$line/pom.xml")
+  connector="java/flink-$line/target/$artifact-$version.jar"
+  [ -f "$connector" ] || { echo "no $connector" >&2; exit 1; }
+  sql_runs+="$tested=$connector "
+  # Its embedded mode needs opt/flink-sql-gateway, which the PyPI distributions lack: into ~/.m2
+  # from Maven Central (the line's table modules' version: Central has no 1.20.5 of them).
+  gateway=$(pom_value flink.table.version "java/flink-$line/pom.xml")
+  gateway=${gateway:-$(pom_value flink.version "java/flink-$line/pom.xml")}
+  mvn -B -ntp -q dependency:get -Dtransitive=false \
+    -Dartifact="org.apache.flink:flink-sql-gateway:$gateway"
 done
 PROMSINK_CLUSTER_RUNS="$runs" PROMSINK_RECOVERY_RUNS="$recovery_runs" \
-  python3 -m pytest -v -s -p no:cacheprovider tests/cluster
+  PROMSINK_SQL_RUNS="$sql_runs" python3 -m pytest -v -s -p no:cacheprovider tests/cluster
