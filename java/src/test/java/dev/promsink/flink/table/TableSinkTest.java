@@ -110,16 +110,17 @@ class TableSinkTest {
     JobID job =
         insert(
             t,
-            "INSERT INTO fleet_metrics VALUES "
-                + "('d1', 'eu', 'x', 21.5, CAST(0.75 AS FLOAT), TO_TIMESTAMP_LTZ("
+            // Literal-only VALUES (one source, rows in order; rows with expressions become a
+            // union of one-row sources in no order), converted in the SELECT.
+            "INSERT INTO fleet_metrics SELECT device, region, note, temperature,"
+                + " CAST(battery AS FLOAT), TO_TIMESTAMP_LTZ(ms, 3) FROM (VALUES "
+                + "('d1', 'eu', 'x', 21.5E0, 0.75E0, "
                 + BASE
-                + ", 3)), "
-                + "('d1', 'eu', 'y', 22.0, CAST(0.5 AS FLOAT), TO_TIMESTAMP_LTZ("
+                + "), ('d1', 'eu', 'y', 22.0E0, 0.5E0, "
                 + (BASE + 1000)
-                + ", 3)), "
-                + "('d2', 'us', 'z', -3.25, CAST(1.0 AS FLOAT), TO_TIMESTAMP_LTZ("
+                + "), ('d2', 'us', 'z', -3.25E0, 1.0E0, "
                 + BASE
-                + ", 3))");
+                + ")) AS v (device, region, note, temperature, battery, ms)");
     Samples expected = new Samples();
     expected.add(
         labels("__name__", "sql_fleet_temperature", "device", "d1", "region", "eu"), BASE, 21.5);
