@@ -17,7 +17,12 @@ seconds=${DEMO_SECONDS:-30}
 devices=${DEMO_DEVICES:-200}
 port=${DEMO_PORT:-19090}
 
-scripts/install-deps.sh >/dev/null
+scripts/install-deps.sh --demo >/dev/null
+# Plain output in logs: no colours from cargo or Maven.
+export CARGO_TERM_COLOR=never
+if [ ! -f target/release/libpromsink.so ]; then
+  echo "== first build: cargo compiles the native library (release) first, about 5 minutes on 2 cores"
+fi
 echo "== building for Flink $flink_version (cargo release + mvn, tests skipped)"
 mvn -B -q -ntp -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl "$module" -am \
   test-compile

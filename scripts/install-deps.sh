@@ -27,11 +27,18 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-for tool in cargo rustfmt cargo-clippy mvn java prometheus victoria-metrics python3; do
+# The demo (--demo) needs less than the tests: no formatter, linter or pytest.
+tools=(cargo mvn java prometheus python3)
+if [ "${1:-}" != "--demo" ]; then
+  tools+=(rustfmt cargo-clippy victoria-metrics)
+fi
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing after install: $tool" >&2; exit 1; }
 done
-# pytest runs the standalone-cluster tests (tests/cluster).
-python3 -m pytest --version >/dev/null 2>&1 \
-  || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore pytest
+if [ "${1:-}" != "--demo" ]; then
+  # pytest runs the standalone-cluster tests (tests/cluster).
+  python3 -m pytest --version >/dev/null 2>&1 \
+    || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore pytest
+fi
 # The Debian package may start its own Prometheus service on :9090; tests use their own ports
 # on 127.0.0.1 and never that one.
