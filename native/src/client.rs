@@ -1,8 +1,8 @@
 //! One native client per Flink sink writer. `submit` prepares a batch on the caller's thread
 //! (parse, validate, normalise, encode) and splits it by series into parts, one per active
-//! sending lane (`lane.rs`, `router.rs`); each lane sends in order with one request in flight,
+//! sending lane (`hashing.rs`, `lane.rs`, `router.rs`); each lane sends in order with one request in flight,
 //! so several batches can be in flight at once while every series keeps its order. The number
-//! of active lanes adapts to the receiver (`router::Governor`). A batch completes, through its
+//! of active lanes adapts to the receiver (`governor::Governor`). A batch completes, through its
 //! callback, when all its parts are done. Batches still pending when the client closes are
 //! abandoned without a callback.
 
@@ -10,12 +10,15 @@ use crate::batch::BatchReader;
 use crate::config::Config;
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
+use crate::governor::{Governor, LaneStats};
+use crate::hashing::{jump, series_key};
 use crate::http::Transport;
-pub use crate::lane::Outcome;
-use crate::lane::{Ending, Lane, Part, PartDone};
+use crate::lane::Lane;
 use crate::metrics::{Counter, Counters, COUNTERS};
+pub use crate::part::Outcome;
+use crate::part::{Ending, Part, PartDone};
 use crate::request::Protocol;
-use crate::router::{jump, series_key, Governor, LaneStats, Router};
+use crate::router::Router;
 use crate::validate::{Invalid, NormalSeries, Normalizer};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;

@@ -65,7 +65,7 @@ pub struct Config {
     pub authorization: Option<Secret>,
     /// Sending lanes, each with one request in flight: the most in use at once.
     pub lanes: usize,
-    /// Whether the lanes in use adapt between 1 and `lanes` (`router.rs`); otherwise all are.
+    /// Whether the lanes in use adapt between 1 and `lanes` (`governor.rs`); otherwise all are.
     pub adaptive_lanes: bool,
     /// Upper bound in samples of a request coalesced from pending parts.
     pub max_request_samples: u64,

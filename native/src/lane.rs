@@ -7,92 +7,16 @@
 use crate::classify::{classify_status, Class};
 use crate::config::OnRetryLimit;
 use crate::encode::prefix_within;
+use crate::governor::LaneStats;
 use crate::http::{Attempt, Transport, WireVersion};
 use crate::metrics::{Counter, Counters};
+use crate::part::{Ending, Outcome, Part};
 use crate::request::{Protocol, RequestBody};
 use crate::retry::{jitter, RetryPolicy};
-use crate::router::{LaneStats, Router};
+use crate::router::Router;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// How a request (and so each part in it, and each batch) ended. The numeric values are part of
-/// the JNI contract (`BatchCallback` in Java) and order the outcomes by severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub enum Outcome {
-    /// Written (or there was nothing valid to write).
-    #[default]
-    Written = 0,
-    /// The receiver answered a non-retryable 4xx: dropped and counted, the job goes on.
-    DroppedNonRetryable = 1,
-    /// Retry limit reached with DISCARD_AND_CONTINUE: dropped and counted, the job goes on.
-    DroppedRetryLimit = 2,
-    /// Fatal answer, or retry limit reached with FAIL: the job must fail.
-    Failed = 3,
-}
-
-/// How a request ended.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ending {
-    /// Written, dropped or failed.
-    pub outcome: Outcome,
-    /// What went wrong: endpoint, status or error, samples lost, response body. For `Written`
-    /// it is empty or a notice to log (the switch from Remote-Write 2.0 to 1.0).
-    pub message: String,
-    /// The HTTP status of the last answer; 0 when the last attempt had none.
-    pub status: u16,
-    /// The start of that answer's body (bounded by the HTTP client); empty when none.
-    pub body: String,
-}
-
-impl Ending {
-    fn new(outcome: Outcome, message: String) -> Ending {
-        Ending {
-            outcome,
-            message,
-            ..Ending::default()
-        }
-    }
-}
-
-/// Told once when the request holding a part has ended.
-pub trait PartDone: Send + Sync {
-    /// `ending.message` goes to a dropped request's first part only, so that it is logged once
-    /// (the others get it empty); a failure goes to every part.
-    fn part_done(&self, ending: &Ending);
-    /// One of its parts was split in two: one more `part_done` to wait for.
-    fn part_split(&self);
-}
-
-/// The series of one batch bound for one lane: `WriteRequest.timeseries` entries, already
-/// encoded, so that parts concatenate into one request.
-pub struct Part {
-    /// Encoded `timeseries` fields.
-    pub bytes: Vec<u8>,
-    /// Samples in them.
-    pub samples: u64,
-    /// Who waits for this part.
-    pub owner: Arc<dyn PartDone>,
-    /// The routing generation it was queued under (`router.rs`).
-    pub generation: u64,
-}
-
-impl Part {
-    /// Cuts this part after its first `at` bytes (whole series, `samples` samples) and returns
-    /// the rest as a new part of the same batch and generation, for the next request.
-    fn split_off(&mut self, at: usize, samples: u64, router: &Router) -> Part {
-        self.owner.part_split();
-        router.part_split(self.generation);
-        let rest = Part {
-            bytes: self.bytes.split_off(at),
-            samples: self.samples.saturating_sub(samples),
-            owner: self.owner.clone(),
-            generation: self.generation,
-        };
-        self.samples = samples;
-        rest
-    }
-}
 
 /// The lane's settings and shared state.
 pub struct Lane {
@@ -200,12 +124,18 @@ impl Lane {
         }
     }
 
+    /// Cuts `part` after `at` bytes (`samples` samples): the rest is one more part to wait for.
+    fn cut(&self, part: &mut Part, at: usize, samples: u64) -> Part {
+        self.router.part_split(part.generation);
+        part.split_off(at, samples)
+    }
+
     /// The parts of the next request: `first`, then what is pending, up to the max request size
     /// in samples, waiting up to the linger time for more parts while the request is not full.
     /// Requests are filled exactly: a part that does not fit whole is cut after the series that
     /// fit, and its rest (or a part that does not fit at all) is left in `carry`. Also returns
     /// whether the request was full from parts already pending, without waiting (the lane is
-    /// saturated: `router.rs`).
+    /// saturated: `governor.rs`).
     fn fill(
         &self,
         mut first: Part,
@@ -218,7 +148,7 @@ impl Lane {
             // parse as series are sent whole).
             let (at, n) = prefix_within(&first.bytes, max, true);
             if at > 0 && at < first.bytes.len() {
-                *carry = Some(first.split_off(at, n, &self.router));
+                *carry = Some(self.cut(&mut first, at, n));
             }
             let samples = first.samples;
             return (vec![first], samples, carry.is_some());
@@ -246,7 +176,7 @@ impl Lane {
             }
             let (at, n) = prefix_within(&p.bytes, max - samples, false);
             if at > 0 && at < p.bytes.len() {
-                *carry = Some(p.split_off(at, n, &self.router));
+                *carry = Some(self.cut(&mut p, at, n));
                 samples += n;
                 taken.push(p);
             } else {
@@ -474,6 +404,7 @@ fn with_notice(notice: &str, message: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::part::PartDone;
     use crossbeam_channel::{bounded, unbounded};
 
     struct Unused;
