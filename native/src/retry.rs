@@ -52,8 +52,9 @@ pub fn jitter() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Parses a `Retry-After` header value: delay-seconds or an HTTP date (IMF-fixdate, as RFC 9110
-/// requires senders to produce). A date in the past means no wait. Anything else is ignored.
+/// Parses a `Retry-After` header value: delay-seconds or an HTTP date (IMF-fixdate, or the
+/// obsolete RFC 850 and asctime forms, which RFC 9110 requires a recipient to accept). A date in
+/// the past means no wait. Anything else is ignored.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -61,49 +62,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
             value.parse::<u64>().unwrap_or(u64::MAX),
         ));
     }
-    let at = parse_imf_fixdate(value)?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` to seconds since the Unix epoch.
-fn parse_imf_fixdate(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
-    let day = num(5..7)?;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| s.get(8..11) == Some(*m))? as i64 + 1;
-    let year = num(12..16)?;
-    let (hour, minute, second) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
-        return None;
-    }
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -242,11 +202,23 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_in_the_obsolete_date_forms() {
+        // RFC 9110 5.6.7: a recipient accepts RFC 850 and asctime dates too.
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777 - 10);
+        for v in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(
+                parse_retry_after(v, now),
+                Some(Duration::from_secs(10)),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
     fn malformed_retry_after_dates_are_ignored() {
         let now = SystemTime::now();
         for v in [
             "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
             "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 36 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 25:49:37 GMT",

@@ -173,27 +173,7 @@ class NativeClientTest {
       client.submit(
           batch("m", 1, 1),
           batch("m", 1, 1).limit(),
-          (outcome,
-              message,
-              status,
-              body,
-              invalidSeries,
-              invalidSamples,
-              firstInvalid,
-              counters,
-              lanes) -> {
-            thread.complete(Thread.currentThread().getName());
-            result.onComplete(
-                outcome,
-                message,
-                status,
-                body,
-                invalidSeries,
-                invalidSamples,
-                firstInvalid,
-                counters,
-                lanes);
-          });
+          result.after(() -> thread.complete(Thread.currentThread().getName())));
       Object[] r = result.done.get(30, TimeUnit.SECONDS);
       assertThat(r[0]).isEqualTo(BatchCallback.DROPPED_RETRY_LIMIT);
       assertThat((String) r[1]).contains("no answer from http://127.0.0.1:1/api/v1/write");
@@ -216,29 +196,12 @@ class NativeClientTest {
       client.submit(
           b,
           b.limit(),
-          (outcome,
-              message,
-              status,
-              body,
-              invalidSeries,
-              invalidSamples,
-              firstInvalid,
-              counters,
-              lanes) -> {
-            if (calls.incrementAndGet() == 1) {
-              throw new IllegalStateException("counter registry closed");
-            }
-            result.onComplete(
-                outcome,
-                message,
-                status,
-                body,
-                invalidSeries,
-                invalidSamples,
-                firstInvalid,
-                counters,
-                lanes);
-          });
+          result.after(
+              () -> {
+                if (calls.incrementAndGet() == 1) {
+                  throw new IllegalStateException("counter registry closed");
+                }
+              }));
       Object[] r = result.done.get(30, TimeUnit.SECONDS);
       assertThat(r[0]).isEqualTo(BatchCallback.FAILED);
       assertThat((String) r[1])
