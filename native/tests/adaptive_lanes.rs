@@ -117,7 +117,12 @@ fn drive(
 
 #[test]
 fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
-    let options = [("lanes", "8"), ("max_request_samples", "100")];
+    // No lingering: one request per batch is what shows the lanes at light traffic.
+    let options = [
+        ("lanes", "8"),
+        ("max_request_samples", "100"),
+        ("linger_ms", "0"),
+    ];
     let (c, log) = recording_client(&options, Duration::from_millis(20), None);
     assert_eq!(c.active_lanes(), 1);
 
