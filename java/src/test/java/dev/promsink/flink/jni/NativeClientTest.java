@@ -68,6 +68,14 @@ class NativeClientTest {
             body
           });
     }
+
+    /** A callback that runs {@code before} (which may throw), then completes this result. */
+    BatchCallback after(Runnable before) {
+      return (o, m, s, b, is, isa, f, c, l) -> {
+        before.run();
+        onComplete(o, m, s, b, is, isa, f, c, l);
+      };
+    }
   }
 
   @Test
