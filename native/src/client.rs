@@ -112,9 +112,10 @@ impl PartDone for Batch {
 
 /// A Remote-Write client with one or more sending lanes.
 pub struct Client {
-    // One encoder per lane, reused from batch to batch, and the governor of the lane count:
-    // one lock, so that a batch is routed with the lane count it was split for.
-    encoders: Mutex<(Vec<Encoder>, Governor)>,
+    // One encoder per lane, reused from batch to batch, the governor of the lane count and the
+    // lane threads: one lock, so that a batch is routed with the lane count it was split for,
+    // onto lanes whose threads run.
+    encoders: Mutex<(Vec<Encoder>, Governor, LaneThreads)>,
     counters: Arc<Counters>,
     router: Arc<Router>,
     stats: Arc<LaneStats>,
@@ -122,10 +123,51 @@ pub struct Client {
     spare: Receiver<Vec<u8>>,
     // Dropped on close: wakes every lane from any backoff wait at once.
     stop: Option<Sender<()>>,
-    workers: Vec<JoinHandle<()>>,
-    // Disconnected when every lane thread has ended.
+    // Disconnected when every lane thread has ended (and the client has let go of its sender).
     workers_done: Receiver<()>,
     close_grace: Duration,
+}
+
+/// A lane and its queue, before its thread starts.
+type UnstartedLane = (Lane, Receiver<Part>);
+
+/// The lanes' threads, started when a lane is first put in use: a client whose adaptive lanes
+/// stay at one runs one thread, whatever its maximum.
+struct LaneThreads {
+    unstarted: Vec<Option<UnstartedLane>>,
+    started: Vec<JoinHandle<()>>,
+    // Each thread holds a clone until it ends; taken on close.
+    done: Option<Sender<()>>,
+    thread_name: String,
+    on_start: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl LaneThreads {
+    /// Starts the threads of lanes `0..lanes` that have none yet.
+    fn start_up_to(&mut self, lanes: usize) -> Result<()> {
+        for i in 0..lanes.min(self.unstarted.len()) {
+            let (Some((lane, parts)), Some(done)) = (self.unstarted[i].take(), self.done.clone())
+            else {
+                continue;
+            };
+            let on_start = self.on_start.clone();
+            let (ready, started) = bounded::<()>(1);
+            let handle = std::thread::Builder::new()
+                .name(format!("{}.{i}", self.thread_name))
+                .spawn(move || {
+                    let _done = done; // dropped when this thread ends, however it ends
+                    on_start();
+                    let _ = ready.send(());
+                    lane.run(parts);
+                })
+                .map_err(|e| Error::Jni(format!("cannot start a sender thread: {e}")))?;
+            // A lane is in use once its thread has started (attached to the JVM, named): what
+            // the caller sees after this returns is every thread of the lanes in use.
+            let _ = started.recv();
+            self.started.push(handle);
+        }
+        Ok(())
+    }
 }
 
 impl Client {
@@ -156,9 +198,9 @@ impl Client {
         };
         let stats = Arc::new(LaneStats::default());
         let protocol = Arc::new(Protocol::new(config.remote_write));
-        let mut workers = Vec::new();
+        let mut unstarted = Vec::new();
         let mut encoders = Vec::new();
-        for (i, (transport, parts_rx)) in transports.into_iter().zip(receivers).enumerate() {
+        for (transport, parts_rx) in transports.into_iter().zip(receivers) {
             let lane = Lane {
                 transport,
                 retry: config.retry,
@@ -172,18 +214,17 @@ impl Client {
                 stats: stats.clone(),
                 protocol: protocol.clone(),
             };
-            let (done, on_start) = (done_tx.clone(), on_start.clone());
-            let handle = std::thread::Builder::new()
-                .name(format!("{thread_name}.{i}"))
-                .spawn(move || {
-                    let _done = done; // dropped when this thread ends, however it ends
-                    on_start();
-                    lane.run(parts_rx);
-                })
-                .map_err(|e| Error::Jni(format!("cannot start a sender thread: {e}")))?;
-            workers.push(handle);
+            unstarted.push(Some((lane, parts_rx)));
             encoders.push(Encoder::new());
         }
+        let mut threads = LaneThreads {
+            unstarted,
+            started: Vec::new(),
+            done: Some(done_tx),
+            thread_name,
+            on_start,
+        };
+        threads.start_up_to(router.active())?;
         let governor = Governor::new(
             max,
             config.adaptive_lanes,
@@ -191,14 +232,13 @@ impl Client {
             Instant::now(),
         );
         Ok(Client {
-            encoders: Mutex::new((encoders, governor)),
+            encoders: Mutex::new((encoders, governor, threads)),
             counters,
             router,
             stats,
             closed: false,
             spare: spare_rx,
             stop: Some(stop_tx),
-            workers,
             workers_done: done_rx,
             close_grace: close_grace(config.socket_timeout),
         })
@@ -212,10 +252,11 @@ impl Client {
             return Err(Error::Closed);
         }
         let mut guard = self.encoders.lock();
-        let (encoders, governor) = &mut *guard;
+        let (encoders, governor, threads) = &mut *guard;
         let active = self.router.active();
         let wanted = governor.decide(active, self.router.settling(), &self.stats, Instant::now());
         let active = self.router.resize(wanted);
+        threads.start_up_to(active)?;
         let (parts, invalid) = {
             let invalid = encode_batch_lanes(batch, &mut encoders[..active])?;
             let parts: Vec<(usize, Vec<u8>, u64)> = encoders[..active]
@@ -284,7 +325,13 @@ impl Client {
         self.closed = true;
         self.router.close();
         self.stop = None;
-        let workers = std::mem::take(&mut self.workers);
+        let workers = {
+            let mut guard = self.encoders.lock();
+            let threads = &mut guard.2;
+            threads.done = None;
+            threads.unstarted.clear();
+            std::mem::take(&mut threads.started)
+        };
         if workers.is_empty() {
             return;
         }

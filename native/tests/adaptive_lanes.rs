@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use promsink::batch::BatchWriter;
 use promsink::client::{BatchResult, Client, Outcome};
 use promsink::config::Config;
-use promsink::http::{Attempt, Transport, WireVersion};
+use promsink::http::{Attempt, HttpTransport, Transport, WireVersion};
 use promsink::wire::WriteRequest;
 use prost::Message;
 use std::collections::{BTreeMap, VecDeque};
@@ -326,4 +326,48 @@ fn a_panic_while_sending_fails_that_batch_and_the_lane_goes_on() {
     assert_eq!(k[Counter::WriteRequestsPermanentlyFailed as usize], 1);
     assert_eq!(k[Counter::SamplesDropped as usize], 3);
     assert_eq!(k[Counter::SamplesOut as usize], 3);
+}
+
+/// Threads of this process whose name starts with `prefix` (names are cut at 15 bytes), once
+/// `expected` of them are named (a new thread names itself when it starts), or after 5 s.
+fn threads_named(prefix: &str, expected: usize) -> usize {
+    let count = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with(prefix))
+            .count()
+    };
+    let start = Instant::now();
+    while count() != expected && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    count()
+}
+
+fn idle_client(name: &str, adaptive: &str) -> Client {
+    let config = Config::from_pairs([
+        ("url", "http://127.0.0.1:1/api/v1/write"),
+        ("lanes", "6"),
+        ("lanes.adaptive", adaptive),
+    ])
+    .unwrap();
+    let transports = (0..6)
+        .map(|_| Box::new(HttpTransport::new(&config).unwrap()) as Box<dyn Transport>)
+        .collect();
+    Client::new(&config, transports, name.into(), Arc::new(|| {})).unwrap()
+}
+
+#[test]
+fn a_lane_thread_starts_when_its_lane_is_first_used() {
+    // Adaptive lanes start with one in use: one thread, not six.
+    let adaptive = idle_client("lazyadapt", "true");
+    assert_eq!(threads_named("lazyadapt.", 1), 1);
+    drop(adaptive);
+    assert_eq!(threads_named("lazyadapt.", 0), 0);
+    // Fixed lanes are all in use from the start.
+    let fixed = idle_client("lazyfixed", "false");
+    assert_eq!(threads_named("lazyfixed.", 6), 6);
+    drop(fixed);
+    assert_eq!(threads_named("lazyfixed.", 0), 0);
 }

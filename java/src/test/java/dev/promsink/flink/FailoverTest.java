@@ -268,6 +268,7 @@ class FailoverTest {
                   .setMaxBatchSizeInSamples(10)
                   .setMaxTimeInBufferMS(20)
                   .setSendingLanes(Job.LANES)
+                  .setAdaptiveSendingLanes(false) // every lane in use, so every thread started
                   .build());
       JobClient job = env.executeAsync("promsink failover");
       JobID id = job.getJobID();

@@ -52,6 +52,7 @@ class PrometheusSinkWriterTest {
             PrometheusSink.builder()
                 .setPrometheusRemoteWriteUrl("http://127.0.0.1:1/api/v1/write")
                 .setSendingLanes(4)
+                .setAdaptiveSendingLanes(false) // all four lanes in use: four threads started
                 .build();
     long before = senderThreads();
     for (int i = 0; i < 3; i++) {
