@@ -4,7 +4,8 @@
 # Benchmarks, not tests: no figure here is asserted anywhere.
 #   BENCH_REPEATS=3 BENCH_SAMPLES=10000000 scripts/bench.sh
 # BENCH_PROFILE=0 skips the profile of section 5 (JFR, and perf where it works).
-# About 45 minutes on 2 shared cores with the defaults (most of it Apache's connector on W1).
+# Took 44 minutes with BENCH_REPEATS=2 on 2 shared cores (2026-11-29); each repeat of sections 2
+# and 3 takes 10-25 minutes depending on the load, most of it Apache's connector on W1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${BENCH_REPEATS:-3}

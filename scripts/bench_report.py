@@ -158,6 +158,17 @@ def main(out, md_path, png_path, command):
                 f"| {f'{peak / 2**20:.1f} MiB' if kind == 'promsink' else '-'} |")
     lines += [
         "",
+        "promsink's requests carry fewer than 500 samples on average because of its adaptive lanes: a",
+        "client starts with one lane and, when its requests are saturated, tries two (a trial, undone",
+        "when it does not pay and retried after 30 s); with two lanes every 500-sample batch is split",
+        "by series between the lanes, and a lane sends what is pending without waiting to fill a",
+        "request, so trial windows send requests of about half a batch. With one lane a request is a",
+        "whole batch (500); Apache's connector always sends one whole batch per request.",
+        "",
+        "Peak native memory: what promsink's native library held at most during the run (all writers",
+        "of the JVM), against the bound of docs/design.md with the defaults: 12.2 MiB per writer",
+        "(12 lanes, 36 batches in flight, batch 500), so 12.2 MiB at parallelism 1 and 24.4 MiB at 2.",
+        "",
         "Apache's record type has no Flink type information of its own, so Flink ships it through",
         "keyBy with Kryo (generic type); promsink's has its own serializer. That cost is in Apache's",
         "whole-job figures and in its discarding twin, so it drops out of \"sink only\".",
@@ -197,11 +208,12 @@ def main(out, md_path, png_path, command):
             oa = score.get(("promsink:gc.alloc.rate.norm", key))
             ta = score.get(("apacheConnector:gc.alloc.rate.norm", key))
             lines.append(
-                f"| {key[0]} | {ours[0] / n:.0f} ± {ours[1] / n:.0f} | {java[0] / n:.0f} | {read[0] / n:.0f} "
+                f"| {key[0]} | {ours[0] / n:.0f} ± {ours[1] / n:.0f} | {java[0] / n:.0f} ± {java[1] / n:.0f} "
+                f"| {read[0] / n:.0f} ± {read[1] / n:.0f} "
                 f"| {theirs[0] / n:.0f} ± {theirs[1] / n:.0f} | {theirs[0] / ours[0]:.1f}x "
                 f"| {oa[0] / n:.3f} | {ta[0] / n:.0f} |" if oa and ta and java and read else
                 f"| {key[0]} | {ours[0] / n:.0f} | - | - | {theirs[0] / n:.0f} | {theirs[0] / ours[0]:.1f}x | - | - |")
-        lines.append("")
+        lines += ["", "± is JMH's 99.9% confidence interval; a wide one means a disturbed run (the cores are shared).", ""]
     lines += ["### Sink only against the native floor", "",
               "Sink only (section 1, in ns per sample) over the floor (encode + snappy of the same data",
               "already in memory, Rust, batch 500): how far the whole sink in Flink is from the least work",
@@ -268,6 +280,13 @@ def main(out, md_path, png_path, command):
                   "allows it, `perf record -F 499` over the whole JVM process for the measured run only",
                   "(`-XX:+DumpPerfMapAtExit` names the JIT-compiled Java methods, so Java and native frames",
                   "share one table). Self time: the frame on top of the stack.", ""]
+        lines += ["How to read it: the sink task's thread also deserializes the records that keyBy ships",
+                  "(`PrometheusTimeSeriesSerializer.deserialize`/`readString`, promsink's record serializer)",
+                  "and the source task serializes them (`writeString`) and builds them (benchmark source,",
+                  "`Long.getChars`, `String.charAt`); that work is the same with a discarding sink and is not",
+                  "the sink's. The sink's own work is `BatchEncoder` (records into the JNI batch buffer),",
+                  "Flink's `AsyncSinkWriter` bookkeeping, and the native library (parse, validate, encode,",
+                  "snappy, HTTP on the `promsink-sender` lane threads).", ""]
         if prof.get("perf_part"):
             lines += ["By part of the program (perf, share of all CPU samples of the process):", "",
                       "| part | share |", "|---|---|"]
