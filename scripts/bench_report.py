@@ -22,10 +22,15 @@ def rows(path):
         return [r for r in csv.reader(f) if r]
 
 
-def spread(values):
-    lo, hi = min(values), max(values)
+def cell(values, fmt="{:.2f}"):
+    """Median and spread (min-max) of the repeats."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
     mid = statistics.median(values)
-    return mid, (hi - lo) / mid * 100 if mid else 0.0
+    if len(values) == 1:
+        return fmt.format(mid)
+    return f"{fmt.format(mid)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
 def machine():
@@ -43,149 +48,216 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, {java}"
 
 
+KINDS = ("promsink", "apache", "discard", "discard-apache")
+
+
+def comparison(compare):
+    """{(workload, par): {repeat: {kind: figures}}} with net figures per million samples."""
+    out = defaultdict(lambda: defaultdict(dict))
+    for r in compare:
+        (rep, _, workload, par, kind, samples, secs, cpu, s_samples, s_secs, s_cpu, rcpu, rreq,
+         csamples, creq, peak) = r
+        samples, s_samples = int(samples), int(s_samples)
+        millions = (samples - s_samples) / 1e6
+        net_secs = float(secs) - float(s_secs)
+        out[(workload, int(par))][int(rep)][kind] = {
+            "cpu": (float(cpu) - float(s_cpu)) / millions,
+            "rate": (samples - s_samples) / net_secs if net_secs > 0 else None,
+            "startup_cpu": float(s_cpu),
+            "startup_secs": float(s_secs),
+            "rcpu": float(rcpu) / (samples / 1e6),
+            "per_req_receiver": samples / int(rreq) if int(rreq) else None,
+            "per_req_counters": int(csamples) / int(creq) if int(creq) else None,
+            "peak": int(peak),
+        }
+    return out
+
+
 def main(out, md_path, png_path, command):
     native = rows(os.path.join(out, "native.csv"))
     distant = rows(os.path.join(out, "distant.csv"))
-    throughput = rows(os.path.join(out, "throughput.csv"))
+    compare = rows(os.path.join(out, "compare.csv"))
     prometheus = rows(os.path.join(out, "prometheus.csv"))
+    profile = rows(os.path.join(out, "profile.csv"))
+    jmh = rows(os.path.join(out, "jmh.csv"))
+    today = datetime.date.today().isoformat()
     lines = [
         "# Benchmarks",
         "",
-        f"Made by `{command}` on {datetime.date.today().isoformat()}.",
-        f"Machine: {machine()}.",
-        "Figures are medians over the repeated runs; the spread is (max - min) / median.",
+        f"Made by `{command}` on {today}.",
+        f"Machine: {machine()}; the 2 cores are shared with other work, so wall-clock figures move",
+        "more than CPU figures. Figures are medians over the repeated runs with the spread (min-max)",
+        "in parentheses; a ratio is taken within each repeat (both connectors in the same JVM, one",
+        "after the other) before its median.",
         "",
-        "These are benchmarks, not tests: nothing asserts a time. Apache's connector",
-        "(`org.apache.flink:flink-connector-prometheus:1.0.0-1.20`) is not on the Maven Central this",
-        "machine reaches (404), so its figures cannot be measured here; the `1 lane, 1 in flight`",
-        "rows send exactly as it does (one request of up to 500 samples in flight per subtask).",
+        "These are benchmarks, not tests: nothing asserts a time. Apache's connector is",
+        "`org.apache.flink:flink-connector-prometheus:1.0.0` as built from Apache's `v1.0.0` tag for",
+        "Flink 1.20.3 (`shared/baselines/`), running here on Flink 1.20.5 with its own record type,",
+        "key selector and builder defaults (batches of 500 samples, one request in flight per subtask);",
+        "promsink runs with its builder's defaults (batches of 500 samples, adaptive lanes).",
         "",
     ]
 
-    lines += ["## 1. Native CPU per sample (no network)", "",
+    # ---- 1. the ratio table
+    data = comparison(compare)
+    lines += [
+        "## 1. promsink and Apache's connector, side by side (count-only receiver)",
+        "",
+        "Job: source -> map to records -> keyBy(series) -> sink, on a MiniCluster. W1: 1,000,000",
+        "distinct series (metric and 5 labels), 1 sample per record; W2: 10,000 series of the same",
+        "shape, 10 samples per record. **Whole job**: JVM CPU seconds per million samples, net of",
+        "MiniCluster start-up (the same job with 1,000 samples, median of 3, subtracted). **Sink",
+        "only**: whole job minus the same job with a `DiscardingSink` fed the same record type, keyed",
+        "by the same selector. Ratios are Apache / promsink: above 1 for CPU means promsink spends",
+        "less; below 1 for samples/s means promsink is faster. Samples/request: promsink's from its",
+        "own counters (`numSamplesOut / numWriteRequestsOut`), Apache's from the receiver's count of",
+        "requests.",
+        "",
+        "| workload | par | whole job ours | whole job Apache | ratio | sink only ours | sink only Apache | ratio | samples/s ratio | samples/request ours | samples/request Apache |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    sink_only_ours = {}
+    for key in sorted(data):
+        reps = [d for d in data[key].values() if all(k in d for k in KINDS)]
+        if not reps:
+            continue
+        wo = [d["promsink"]["cpu"] for d in reps]
+        wa = [d["apache"]["cpu"] for d in reps]
+        so = [d["promsink"]["cpu"] - d["discard"]["cpu"] for d in reps]
+        sa = [d["apache"]["cpu"] - d["discard-apache"]["cpu"] for d in reps]
+        sink_only_ours[key] = so
+        rate = [d["apache"]["rate"] / d["promsink"]["rate"] for d in reps
+                if d["apache"]["rate"] and d["promsink"]["rate"]]
+        pro = [d["promsink"]["per_req_counters"] for d in reps]
+        pra = [d["apache"]["per_req_receiver"] for d in reps]
+        lines.append(
+            f"| {key[0]} | {key[1]} | {cell(wo)} | {cell(wa)} | {cell([a / o for a, o in zip(wa, wo)], '{:.1f}x')} "
+            f"| {cell(so)} | {cell(sa)} | {cell([a / o for a, o in zip(sa, so)], '{:.1f}x')} "
+            f"| {cell(rate)} | {cell(pro, '{:.0f}')} | {cell(pra, '{:.0f}')} |")
+    lines += [
+        "",
+        "Per run, each kind (medians, min-max):",
+        "",
+        "| workload | par | kind | samples/s (net) | JVM CPU s per million (net) | start-up JVM CPU s | start-up s | receiver CPU s per million | samples/request (receiver) | peak native memory |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    names = {"promsink": "promsink", "apache": "Apache's connector",
+             "discard": "discarding, promsink's record", "discard-apache": "discarding, Apache's record"}
+    for key in sorted(data):
+        for kind in KINDS:
+            got = [d[kind] for d in data[key].values() if kind in d]
+            if not got:
+                continue
+            peak = max(g["peak"] for g in got)
+            lines.append(
+                f"| {key[0]} | {key[1]} | {names[kind]} | {cell([g['rate'] for g in got], '{:,.0f}')} "
+                f"| {cell([g['cpu'] for g in got])} | {cell([g['startup_cpu'] for g in got], '{:.1f}')} "
+                f"| {cell([g['startup_secs'] for g in got], '{:.1f}')} "
+                f"| {cell([g['rcpu'] for g in got]) if not kind.startswith('discard') else '-'} "
+                f"| {cell([g['per_req_receiver'] for g in got], '{:.0f}') if not kind.startswith('discard') else '-'} "
+                f"| {f'{peak / 2**20:.1f} MiB' if kind == 'promsink' else '-'} |")
+    lines += [
+        "",
+        "promsink's requests carry fewer than 500 samples on average because of its adaptive lanes: a",
+        "client starts with one lane and, when its requests are saturated, tries two (a trial, undone",
+        "when it does not pay and retried after 30 s); with two lanes every 500-sample batch is split",
+        "by series between the lanes, and a lane sends what is pending without waiting to fill a",
+        "request, so trial windows send requests of about half a batch. With one lane a request is a",
+        "whole batch (500); Apache's connector always sends one whole batch per request.",
+        "",
+        "Peak native memory: what promsink's native library held at most during the run (all writers",
+        "of the JVM), against the bound of docs/design.md with the defaults: 12.2 MiB per writer",
+        "(12 lanes, 36 batches in flight, batch 500), so 12.2 MiB at parallelism 1 and 24.4 MiB at 2.",
+        "",
+        "Apache's record type has no Flink type information of its own, so Flink ships it through",
+        "keyBy with Kryo (generic type); promsink's has its own serializer. That cost is in Apache's",
+        "whole-job figures and in its discarding twin, so it drops out of \"sink only\".",
+        "",
+    ]
+
+    # ---- 2. native floor and JMH
+    lines += ["## 2. CPU per sample without Flink and without the network", "",
+              "### Native (Rust), batch of 500 and 5,000 samples", "",
               "| workload | batch | what | ns/sample | encoded B/sample | snappy B/sample |",
               "|---|---|---|---|---|---|"]
     for r in native:
         lines.append(f"| {r[1]} | {r[2]} | {r[3]} | {float(r[4]):.0f} | {r[5]} | {r[6]} |")
     lines.append("")
-
-    jmh = rows(os.path.join(out, "jmh.csv"))
     floor = {(r[1], int(r[2])): float(r[4]) for r in native if r[3].startswith("floor")}
     score = {}
     if jmh:
-        header, data = jmh[0], jmh[1:]
+        header, body = jmh[0], jmh[1:]
         col = {name: i for i, name in enumerate(header)}
-        for r in data:
+        for r in body:
             bench = r[col["Benchmark"]].split("CpuPerSampleBenchmark.", 1)[-1]
             key = (r[col["Param: workload"]], int(r[col["Param: batchSamples"]]))
             score[(bench, key)] = (float(r[col["Score"]]), float(r[col["Score Error (99.9%)"]] or 0))
-        lines += ["### Records to compressed body, in the JVM (JMH; promsink includes the JNI call and the native work)", "",
-                  "| workload | batch | promsink ns/sample | pure-Java baseline ns/sample | ratio | promsink B/sample allocated | baseline B/sample allocated |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["### Records to compressed body, in the JVM (JMH, batch 500)", "",
+                  "`promsink`: batch assembly in Java, one JNI call, native parse, validate, encode, snappy.",
+                  "`Apache's connector`: its own element converter per record and its writer's request body",
+                  "per batch (protobuf `WriteRequest`, `toByteArray`, snappy-java), with its classes.",
+                  "`read only`: reading every character and sample of promsink's records, nothing else.", "",
+                  "| workload | promsink ns/sample | promsink Java part | read only | Apache's connector ns/sample | ratio (Apache / promsink) | promsink B/sample allocated | Apache B/sample allocated |",
+                  "|---|---|---|---|---|---|---|---|"]
         for key in sorted({k for (_, k) in score}):
             n = key[1]
-            ours = score.get(("promsink", key))
-            theirs = score.get(("pureJavaBaseline", key))
-            ours_alloc = score.get(("promsink:gc.alloc.rate.norm", key))
-            theirs_alloc = score.get(("pureJavaBaseline:gc.alloc.rate.norm", key))
+            ours, java = score.get(("promsink", key)), score.get(("promsinkJavaPart", key))
+            read, theirs = score.get(("readRecordsOnly", key)), score.get(("apacheConnector", key))
             if not ours or not theirs:
                 continue
-            ratio = theirs[0] / ours[0]
-            oa = f"{ours_alloc[0] / n:.3f}" if ours_alloc else "?"
-            ta = f"{theirs_alloc[0] / n:.0f}" if theirs_alloc else "?"
-            lines.append(f"| {key[0]} | {n} | {ours[0] / n:.0f} ± {ours[1] / n:.0f} | {theirs[0] / n:.0f} ± {theirs[1] / n:.0f} | {ratio:.1f}x | {oa} | {ta} |")
-        lines += ["", "The baseline is built the way Apache's connector sends (protobuf-java `TimeSeries` per record with",
-                  "`__name__` first, a `WriteRequest` per batch, `toByteArray`, snappy-java), not its artifact.", ""]
-        lines += ["### Where the time goes, and the best ratio any implementation could reach", "",
-                  "ns/sample. `read only`: JMH, reading every character and sample of the records and nothing",
-                  "else, the least any sink in the JVM does. `floor`: Rust, encode + snappy of the same data",
-                  "already in memory (section 1), the least any sink does to produce the body. Their sum bounds",
-                  "every implementation, so `baseline / bound` is the highest ratio reachable against this",
-                  "baseline on this machine.", "",
-                  "| workload | batch | read only | promsink Java part | promsink native part | floor | bound (read + floor) | baseline | best reachable ratio | promsink ratio | promsink / floor | bound / floor |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for key in sorted({k for (_, k) in score}):
-            n = key[1]
-            got = [score.get((b, key)) for b in ("readRecordsOnly", "promsinkJavaPart", "promsink", "pureJavaBaseline")]
-            if None in got or key not in floor:
-                continue
-            read, java, ours, theirs = (g[0] / n for g in got)
-            bound = read + floor[key]
-            lines.append(f"| {key[0]} | {n} | {read:.0f} | {java:.0f} | {ours - java:.0f} | {floor[key]:.0f} | {bound:.0f} | {theirs:.0f} | {theirs / bound:.1f}x | {theirs / ours:.1f}x | {ours / floor[key]:.1f}x | {bound / floor[key]:.1f}x |")
-        lines += ["", "`promsink / floor`: the whole pipeline (JVM records to compressed body) against the Rust floor;",
-                  "`bound / floor`: the same for the least any JVM sink does, reading the records included.", ""]
+            oa = score.get(("promsink:gc.alloc.rate.norm", key))
+            ta = score.get(("apacheConnector:gc.alloc.rate.norm", key))
+            lines.append(
+                f"| {key[0]} | {ours[0] / n:.0f} ± {ours[1] / n:.0f} | {java[0] / n:.0f} ± {java[1] / n:.0f} "
+                f"| {read[0] / n:.0f} ± {read[1] / n:.0f} "
+                f"| {theirs[0] / n:.0f} ± {theirs[1] / n:.0f} | {theirs[0] / ours[0]:.1f}x "
+                f"| {oa[0] / n:.3f} | {ta[0] / n:.0f} |" if oa and ta and java and read else
+                f"| {key[0]} | {ours[0] / n:.0f} | - | - | {theirs[0] / n:.0f} | {theirs[0] / ours[0]:.1f}x | - | - |")
+        lines += ["", "± is JMH's 99.9% confidence interval; a wide one means a disturbed run (the cores are shared).", ""]
+    lines += ["### Sink only against the native floor", "",
+              "Sink only (section 1, in ns per sample) over the floor (encode + snappy of the same data",
+              "already in memory, Rust, batch 500): how far the whole sink in Flink is from the least work",
+              "that produces the request bodies.", "",
+              "| workload | par | sink only ours ns/sample | native floor ns/sample | sink only ours / native floor |",
+              "|---|---|---|---|---|"]
+    for key in sorted(sink_only_ours):
+        fl = floor.get((key[0], 500))
+        if fl is None:
+            continue
+        ns = [v * 1000 for v in sink_only_ours[key]]
+        lines.append(f"| {key[0]} | {key[1]} | {cell(ns, '{:.0f}')} | {fl:.0f} | {cell([v / fl for v in ns], '{:.1f}x')} |")
+    lines.append("")
 
+    # ---- 3. distant receiver
     groups = defaultdict(list)
     for r in distant:
         _, _, scenario, mode, lanes, inflight, samples, secs, rate, reqs, per_req, viol, refused, steady = r
-        groups[(scenario, int(lanes), int(inflight), mode)].append((float(rate), float(per_req), int(viol), int(refused), float(steady)))
-    base = {}
-    lines += ["## 3. Distant backend (receiver answers after 50 ms, one subtask, batch 500)", "",
-              "| scenario | lanes | batches in flight | samples/s (whole run) | spread | x one-in-flight | samples/s (second half) | x one-in-flight | samples/request | order violations |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(groups, key=lambda k: (k[0], k[3] == "adaptive", k[1], k[2])):
-        scenario, lanes, inflight, mode = key
-        rates = [g[0] for g in groups[key]]
-        mid, sp = spread(rates)
-        steady = statistics.median(g[4] for g in groups[key])
-        if lanes == 1 and inflight == 1:
-            base[scenario] = (mid, steady)
-        ratio = mid / base[scenario][0] if scenario in base else float("nan")
-        steady_ratio = steady / base[scenario][1] if scenario in base else float("nan")
-        per_req = statistics.median(g[1] for g in groups[key])
-        viol = sum(g[2] for g in groups[key])
-        lanes_s = f"up to {lanes}, adaptive (default)" if mode == "adaptive" else str(lanes)
-        lines.append(f"| {scenario} | {lanes_s} | {inflight} | {mid:,.0f} | {sp:.0f}% | {ratio:.1f}x | {steady:,.0f} | {steady_ratio:.1f}x | {per_req:.0f} | {viol} |")
-    lines += ["", "`throttled`: 2 of every 22 answers are 429 (retried in place). Fixed rows keep every lane in",
-              "use; the default row adapts the lanes in use (and the batches in flight with them): it starts",
-              "with one lane and doubles while a raise pays, so its whole-run figure includes a ramp of a",
-              "couple of seconds (its run is 3x longer); the second half of each run shows the steady state.", ""]
+        groups[(scenario, mode, int(lanes), int(inflight))].append(
+            (float(rate), float(per_req), int(viol), int(refused), float(steady)))
+    lines += ["## 3. Distant receiver (answers after 50 ms, one subtask, batch 500)", "",
+              "Samples/s per subtask, measured by the receiver between its first and last request. The",
+              "receiver checks per-series timestamp order across accepted requests.", "",
+              "| scenario | sink | lanes | batches in flight | samples/s (whole run) | x Apache | samples/s (second half) | samples/request | order violations |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    apache_rate = {s: statistics.median(g[0] for g in groups[k]) for k in groups
+                   for s in [k[0]] if k[1] == "apache"}
+    order = {"apache": 0, "fixed": 1, "adaptive": 2}
+    for key in sorted(groups, key=lambda k: (k[0], order.get(k[1], 3), k[2], k[3])):
+        scenario, mode, lanes, inflight = key
+        g = groups[key]
+        rates = [x[0] for x in g]
+        x_apache = f"{statistics.median(rates) / apache_rate[scenario]:.1f}x" if scenario in apache_rate else "-"
+        sink = "Apache's connector" if mode == "apache" else "promsink"
+        lanes_s = "-" if mode == "apache" else (f"up to {lanes}, adaptive (default)" if mode == "adaptive" else str(lanes))
+        lines.append(f"| {scenario} | {sink} | {lanes_s} | {inflight} | {cell(rates, '{:,.0f}')} | {x_apache} "
+                     f"| {cell([x[4] for x in g], '{:,.0f}')} | {statistics.median(x[1] for x in g):.0f} | {sum(x[2] for x in g)} |")
+    lines += ["", "`throttled`: 2 of every 22 answers are 429, retried (promsink in place; Apache's connector",
+              "with its own backoff). The adaptive row starts with one lane and doubles while a raise pays,",
+              "so its whole-run figure includes a ramp of a couple of seconds (its run is 3x longer); the",
+              "second half of each run shows the steady state. Order violations are summed over the runs.", ""]
 
-    tgroups = defaultdict(list)
-    for r in throughput:
-        _, _, sink, par, lanes, samples, secs, rate, cpu, rcpu, peak, mode, requests = r
-        tgroups[(int(par), sink, int(lanes), mode)].append((float(rate), float(cpu), float(rcpu), int(peak), int(requests), int(samples)))
-    lines += ["## 2. End-to-end job throughput (MiniCluster, W1: 1,000,000 series, count-only receiver)", "",
-              "| parallelism | sink | lanes | samples/s | spread | % of ceiling | JVM CPU s per million | receiver CPU s per million | samples/request | peak native memory | bound |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    ceiling = {}
-    ceiling_cpu = {}
-    for key in sorted(tgroups, key=lambda k: (k[0], k[1] != "discard", k[2], k[3])):
-        par, sink, lanes, mode = key
-        mid, sp = spread([g[0] for g in tgroups[key]])
-        if sink == "discard":
-            ceiling[par] = mid
-            ceiling_cpu[par] = statistics.median(g[1] for g in tgroups[key])
-        pct = mid / ceiling[par] * 100 if par in ceiling else float("nan")
-        cpu = statistics.median(g[1] for g in tgroups[key])
-        rcpu = statistics.median(g[2] for g in tgroups[key])
-        name = "discarding (ceiling)" if sink == "discard" else "promsink"
-        lanes_s = "-" if sink == "discard" else (f"up to {lanes}, adaptive" if mode == "adaptive" and lanes > 1 else f"{lanes}, fixed" if lanes > 1 else "1")
-        peak = max(g[3] for g in tgroups[key])
-        per_req = "-" if sink == "discard" else f"{statistics.median(g[5] / g[4] for g in tgroups[key]):.0f}"
-        in_flight = 1 if lanes == 1 else 3 * lanes
-        bound = par * (lanes * 2**19 + (in_flight + 3 * lanes) * 500 * 180)
-        mem = "-" if sink == "discard" else f"{peak / 2**20:.1f} MiB"
-        bound_s = "-" if sink == "discard" else f"{bound / 2**20:.1f} MiB"
-        lines.append(f"| {par} | {name} | {lanes_s} | {mid:,.0f} | {sp:.0f}% | {pct:.0f}% | {cpu:.2f} | {rcpu:.2f} | {per_req} | {mem} | {bound_s} |")
-    read = score.get(("readRecordsOnly", ("W1", 500)))
-    if ("W1", 500) in floor and read:
-        least = (floor[("W1", 500)] + read[0] / 500) / 1000  # CPU s per million samples
-        lines += ["", "**The most any sink could reach here.** On these 2 cores the ceiling job already keeps the",
-                  "CPU busy (its JVM CPU per million samples times its rate is close to 2 cores), so a sink's",
-                  "throughput is about `ceiling x c / (c + s)`, with `c` the ceiling's CPU per million samples and",
-                  f"`s` the sink's. The least a sink can cost is reading the records in the JVM plus encoding and",
-                  f"compressing them ({read[0] / 500:.0f} + {floor[('W1', 500)]:.0f} ns/sample, section 1, W1 at batch 500 =",
-                  f"{least:.2f} s per million), nothing for HTTP, JNI or validation:", ""]
-        for par in sorted(ceiling_cpu):
-            c = ceiling_cpu[par]
-            lines.append(f"- parallelism {par}: `c` = {c:.2f} s, so at most {c / (c + least) * 100:.0f}% of the ceiling for any implementation.")
-        lines.append("")
-    lines += ["", "Peak native memory: what the library's counting allocator held at most during the run (all",
-              "writers of the JVM; includes each lane's HTTP and TLS state). Bound: the formula of",
-              "docs/design.md, `writers x (lanes x 512 KiB + (batches in flight + 3 x lanes) x batch size x 180 bytes)`.", ""]
-
-    lines += ["## 4. Real Prometheus (Debian 2.42 on this machine, 100,000 series, parallelism 2)", "",
+    # ---- 4. real Prometheus
+    lines += ["## 4. Real Prometheus (Debian 2.42 on this machine, 100,000 series, parallelism 2, promsink)", "",
               "| lanes (at most; adaptive) | samples | samples/s | JVM CPU s | Prometheus CPU s | sink share of CPU | stored |",
               "|---|---|---|---|---|---|---|"]
     for r in prometheus:
@@ -193,33 +265,90 @@ def main(out, md_path, png_path, command):
         share = float(jcpu) / (float(jcpu) + float(pcpu)) * 100
         lines.append(f"| {lanes} | {int(samples):,} | {float(rate):,.0f} | {float(jcpu):.1f} | {float(pcpu):.1f} | {share:.0f}% (whole job JVM) | {int(stored):,} |")
     lines.append("")
-    lines += ["![benchmarks](benchmarks.png)", ""]
 
-    # Sections in their numbered order.
-    starts = {n: next(i for i, l in enumerate(lines) if l.startswith(f"## {n}.")) for n in (1, 2, 3, 4)}
-    if starts[3] < starts[2] < starts[4]:
-        lines = lines[:starts[3]] + lines[starts[2]:starts[4]] + lines[starts[3]:starts[2]] + lines[starts[4]:]
+    # ---- 5. profile
+    prof = defaultdict(list)
+    for r in profile:
+        prof[r[1]].append(r[2:])
+    if prof:
+        run = rows(os.path.join(out, "profile-run.txt"))
+        lines += ["## 5. Where the time goes (promsink, W1, parallelism 1)", "",
+                  f"Profiled on {today}: one measured run of section 1's job (promsink, W1, parallelism 1,"
+                  f" {int(run[0][4]):,} samples, after warm-up)" if run else
+                  f"Profiled on {today}: one measured run of section 1's job (promsink, W1, parallelism 1)",
+                  "with JFR (`jdk.ExecutionSample`, Java frames only, profile settings) and, where the kernel",
+                  "allows it, `perf record -F 499` over the whole JVM process for the measured run only",
+                  "(`-XX:+DumpPerfMapAtExit` names the JIT-compiled Java methods, so Java and native frames",
+                  "share one table). Self time: the frame on top of the stack.", ""]
+        lines += ["How to read it: the sink task's thread also deserializes the records that keyBy ships",
+                  "(`PrometheusTimeSeriesSerializer.deserialize`/`readString`, promsink's record serializer)",
+                  "and the source task serializes them (`writeString`) and builds them (benchmark source,",
+                  "`Long.getChars`, `String.charAt`); that work is the same with a discarding sink and is not",
+                  "the sink's. The sink's own work is `BatchEncoder` (records into the JNI batch buffer),",
+                  "Flink's `AsyncSinkWriter` bookkeeping, and the native library (parse, validate, encode,",
+                  "snappy, HTTP on the `promsink-sender` lane threads).", ""]
+        if prof.get("perf_part"):
+            lines += ["By part of the program (perf, share of all CPU samples of the process):", "",
+                      "| part | share |", "|---|---|"]
+            for pct, name in prof["perf_part"]:
+                lines.append(f"| {name} | {float(pct):.1f}% |")
+            lines.append("")
+        if prof.get("perf_comm"):
+            lines += ["By thread (perf):", "", "| thread | share |", "|---|---|"]
+            for pct, name in prof["perf_comm"][:8]:
+                lines.append(f"| {name} | {float(pct):.1f}% |")
+            lines.append("")
+        if prof.get("perf_sym"):
+            lines += ["Top 10 frames by self time (perf, Java and native):", "",
+                      "| # | share | where | frame |", "|---|---|---|---|"]
+            for i, (pct, dso, sym) in enumerate(prof["perf_sym"][:10], 1):
+                where = "JIT-compiled Java" if dso.startswith("[JIT]") else dso
+                lines.append(f"| {i} | {float(pct):.1f}% | {where} | `{sym}` |")
+            lines.append("")
+        for reason in prof.get("perf_missing", []):
+            lines += [f"perf: {reason[0]}", ""]
+        if prof.get("jfr_top"):
+            n = prof["jfr_samples"][0][0]
+            lines += [f"Top 10 Java frames by self time (JFR, {int(n):,} samples of threads running Java code;",
+                      "time inside the native library is not in them):", "",
+                      "| # | share of Java samples | thread | frame |", "|---|---|---|---|"]
+            for i, (pct, kind, name) in enumerate(prof["jfr_top"], 1):
+                lines.append(f"| {i} | {float(pct):.1f}% | {kind} | `{name}` |")
+            lines += ["", "promsink's own Java methods, inclusive (JFR): " + ", ".join(
+                f"`{n.rsplit('.', 2)[-2]}.{n.rsplit('.', 1)[-1]}` {float(p):.0f}%" for p, n in prof.get("jfr_ours", [])) + ".",
+                "Java samples by thread (JFR): " + ", ".join(f"{k} {float(p):.0f}%" for p, k in prof.get("jfr_thread", [])) + ".", ""]
+
+    lines += ["![benchmarks](benchmarks.png)", ""]
     with open(md_path, "w") as f:
         f.write("\n".join(lines))
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    # ---- chart
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    keys = sorted(data)
+    labels, width = [f"{w} p{p}" for w, p in keys], 0.2
+    series = [("whole job, promsink", "promsink", None, "#2a7"), ("whole job, Apache", "apache", None, "#c55"),
+              ("sink only, promsink", "promsink", "discard", "#8d8"), ("sink only, Apache", "apache", "discard-apache", "#e99")]
+    for i, (label, kind, minus, color) in enumerate(series):
+        values = []
+        for key in keys:
+            reps = [d for d in data[key].values() if kind in d and (minus is None or minus in d)]
+            values.append(statistics.median(d[kind]["cpu"] - (d[minus]["cpu"] if minus else 0) for d in reps) if reps else 0)
+        axes[0].bar([x + (i - 1.5) * width for x in range(len(keys))], values, width, label=label, color=color)
+    axes[0].set_xticks(range(len(keys)))
+    axes[0].set_xticklabels(labels)
+    axes[0].set_ylabel("JVM CPU s per million samples")
+    axes[0].set_title("promsink vs Apache's connector (lower is better)")
+    axes[0].legend(fontsize=8)
+    axes[0].grid(axis="y", alpha=0.3)
     for scenario, marker in (("steady", "o"), ("throttled", "s")):
-        keys = sorted((k for k in groups if k[0] == scenario), key=lambda k: (k[3] == "adaptive", k[2], k[1]))
-        labels = [f"{k[1]}x{k[2]}" + (" adaptive" if k[3] == "adaptive" else "") for k in keys]
-        values = [statistics.median(g[4] for g in groups[k]) for k in keys]
-        axes[0].plot(labels, values, marker=marker, label=scenario)
-    axes[0].set_title("Distant backend (50 ms): samples/s per subtask, steady state")
-    axes[0].set_xlabel("lanes x batches in flight")
-    axes[0].legend()
-    axes[0].grid(alpha=0.3)
-    keys = sorted(tgroups, key=lambda k: (k[0], k[1] != "discard", k[2], k[3]))
-    labels = [f"p{k[0]} {'ceiling' if k[1] == 'discard' else 'L' + str(k[2]) + ('a' if k[3] == 'adaptive' and k[2] > 1 else '')}" for k in keys]
-    values = [statistics.median(g[0] for g in tgroups[k]) for k in keys]
-    axes[1].bar(labels, values, color=["#999" if k[1] == "discard" else "#2a7" for k in keys])
-    axes[1].set_title("End-to-end samples/s (count-only receiver)")
+        ks = sorted((k for k in groups if k[0] == scenario), key=lambda k: (order.get(k[1], 3), k[3], k[2]))
+        names_ = ["Apache" if k[1] == "apache" else f"{k[2]}x{k[3]}" + (" adaptive" if k[1] == "adaptive" else "") for k in ks]
+        axes[1].plot(names_, [statistics.median(g[0] for g in groups[k]) for k in ks], marker=marker, label=scenario)
+    axes[1].set_title("Distant receiver (50 ms): samples/s per subtask")
+    axes[1].set_xlabel("sink (promsink: lanes x batches in flight)")
+    axes[1].legend()
+    axes[1].grid(alpha=0.3)
     axes[1].tick_params(axis="x", rotation=30)
-    axes[0].tick_params(axis="x", rotation=30)
-    axes[1].grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
 

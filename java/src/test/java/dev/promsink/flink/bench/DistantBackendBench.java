@@ -119,33 +119,47 @@ public final class DistantBackendBench {
                   .setMaxBufferedRequests(Math.max(1000, 2 * 500 * inFlight))
                   .build());
       env.execute("distant backend " + scenario + " lanes=" + lanes);
+      report(receiver, scenario, adaptive ? "adaptive" : "fixed", lanes, inFlight, samples, delay);
+    }
+  }
 
-      JsonNode stats = receiver.stats();
-      List<JsonNode> log = receiver.requests();
-      long first = log.get(0).get("at_ms").asLong();
-      long last = log.get(log.size() - 1).get("at_ms").asLong();
-      double seconds = (last - first + delay) / 1000.0;
-      long accepted = stats.get("accepted_samples").asLong();
-      long requests = stats.get("accepted_requests").asLong();
-      JsonNode refused = stats.get("statuses").get("429");
-      System.out.printf(
-          Locale.ROOT,
-          "distant,%s,%s,%d,%d,%d,%.2f,%.0f,%d,%.1f,%d,%d,%.0f%n",
-          scenario,
-          adaptive ? "adaptive" : "fixed",
-          lanes,
-          inFlight,
-          accepted,
-          seconds,
-          accepted / seconds,
-          requests,
-          (double) accepted / requests,
-          stats.get("order_violations").asLong(),
-          refused == null ? 0 : refused.asLong(),
-          secondHalfRate(log, first, last, delay));
-      if (accepted != samples) {
-        throw new IllegalStateException("lost samples: " + accepted + " of " + samples);
-      }
+  /**
+   * Prints the CSV line of one run from the receiver's counts and request log ({@code mode}: fixed,
+   * adaptive, or apache for Apache's connector, see ApacheComparisonBench).
+   */
+  static void report(
+      FaultReceiver receiver,
+      String scenario,
+      String mode,
+      int lanes,
+      int inFlight,
+      long samples,
+      int delay) {
+    JsonNode stats = receiver.stats();
+    List<JsonNode> log = receiver.requests();
+    long first = log.get(0).get("at_ms").asLong();
+    long last = log.get(log.size() - 1).get("at_ms").asLong();
+    double seconds = (last - first + delay) / 1000.0;
+    long accepted = stats.get("accepted_samples").asLong();
+    long requests = stats.get("accepted_requests").asLong();
+    JsonNode refused = stats.get("statuses").get("429");
+    System.out.printf(
+        Locale.ROOT,
+        "distant,%s,%s,%d,%d,%d,%.2f,%.0f,%d,%.1f,%d,%d,%.0f%n",
+        scenario,
+        mode,
+        lanes,
+        inFlight,
+        accepted,
+        seconds,
+        accepted / seconds,
+        requests,
+        (double) accepted / requests,
+        stats.get("order_violations").asLong(),
+        refused == null ? 0 : refused.asLong(),
+        secondHalfRate(log, first, last, delay));
+    if (accepted != samples) {
+      throw new IllegalStateException("lost samples: " + accepted + " of " + samples);
     }
   }
 }

@@ -72,6 +72,43 @@ public final class ThroughputBench {
         .build();
   }
 
+  /**
+   * The records of the comparison with Apache's connector (scripts/bench.sh), in promsink's record
+   * type; {@code ApacheComparisonBench} (bench sources) builds the same data in Apache's record
+   * type with the same statements. Index {@code n} runs over {@code 0 .. samples / perRecord - 1}.
+   *
+   * <ul>
+   *   <li>W1: one of 1,000,000 distinct series (metric and 5 labels, as {@link #record(long, int,
+   *       long)}), one sample per record.
+   *   <li>W2: one of 10,000 series of the same shape, 10 samples per record.
+   * </ul>
+   */
+  public static PrometheusTimeSeries workloadRecord(String workload, long n, long base) {
+    boolean w1 = workload.equals("W1");
+    int series = w1 ? W1_SERIES : W2_SERIES;
+    int perRecord = w1 ? 1 : W2_SAMPLES_PER_RECORD;
+    long s = n % series;
+    PrometheusTimeSeries.Builder b =
+        PrometheusTimeSeries.builder()
+            .withMetricName(w1 ? "bench_w1" : "bench_w2")
+            .addLabel("device", "dev-" + s)
+            .addLabel("fleet", "fleet-" + (s % 100))
+            .addLabel("model", "model-" + (s % 7))
+            .addLabel("region", "region-" + (s % 5))
+            .addLabel("firmware", "fw-1." + (s % 13));
+    long first = n / series * perRecord;
+    for (int j = 0; j < perRecord; j++) {
+      b.addSample(n * 0.5 + j, base + first + j);
+    }
+    return b.build();
+  }
+
+  /** Series of W1 and W2, samples per record of W2 (see {@link #workloadRecord}). */
+  public static final int W1_SERIES = 1_000_000;
+
+  public static final int W2_SERIES = 10_000;
+  public static final int W2_SAMPLES_PER_RECORD = 10;
+
   static void run(
       String sink,
       int parallelism,
@@ -146,7 +183,7 @@ public final class ThroughputBench {
     }
   }
 
-  static long processCpuNanos() {
+  public static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
         .getProcessCpuTime();
   }

@@ -2,7 +2,6 @@ package dev.promsink.flink.bench.jmh;
 
 import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;
-import dev.promsink.flink.bench.wire.RemoteWrite;
 import dev.promsink.flink.jni.NativeClient;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -28,10 +27,11 @@ import org.xerial.snappy.Snappy;
  *   <li>{@code promsink}: batch assembly in Java (the element converter is the identity), one JNI
  *       call, native parse, validate, normalise, encode, snappy: exactly what the sink's mailbox
  *       thread pays per batch.
- *   <li>{@code pureJavaBaseline}: what Apache's connector does, built with the same libraries (its
- *       artifact is not reachable here): per record a protobuf-java {@code TimeSeries} with {@code
- *       __name__} first and the labels in insertion order (no sorting, no validation), per batch a
- *       {@code WriteRequest}, {@code toByteArray} and snappy-java.
+ *   <li>{@code apacheConnector}: the same work in Apache's connector 1.0.0 (its jar, bench profile
+ *       only), with its own classes: its element converter ({@code PrometheusTimeSeriesConverter},
+ *       a protobuf {@code TimeSeries} per record of its own record type), then per batch what its
+ *       writer's {@code submitRequestEntries} does before the HTTP call: a {@code WriteRequest} of
+ *       the batch, {@code toByteArray}, snappy-java. Its records are built from the same data.
  * </ul>
  */
 @State(Scope.Thread)
@@ -46,6 +46,11 @@ public class CpuPerSampleBenchmark {
   public int batchSamples;
 
   private final List<List<PrometheusTimeSeries>> batches = new ArrayList<>();
+  private final List<List<org.apache.flink.connector.prometheus.sink.PrometheusTimeSeries>>
+      apacheBatches = new ArrayList<>();
+  private final org.apache.flink.connector.prometheus.sink.PrometheusTimeSeriesConverter
+      apacheConverter =
+          new org.apache.flink.connector.prometheus.sink.PrometheusTimeSeriesConverter();
   private final BatchEncoder encoder = new BatchEncoder();
   private int next;
 
@@ -56,23 +61,36 @@ public class CpuPerSampleBenchmark {
     long series = 0;
     for (int b = 0; b < count; b++) {
       List<PrometheusTimeSeries> batch = new ArrayList<>();
+      List<org.apache.flink.connector.prometheus.sink.PrometheusTimeSeries> apacheBatch =
+          new ArrayList<>();
       int samplesPerRecord = workload.equals("W1") ? 1 : 10;
       for (int i = 0; i < batchSamples / samplesPerRecord; i++) {
         long s = workload.equals("W1") ? series++ : (series++ % 10_000);
-        PrometheusTimeSeries.Builder r =
-            PrometheusTimeSeries.builder()
-                .withMetricName("bench_" + workload.toLowerCase())
-                .addLabel("device", "dev-" + s)
-                .addLabel("fleet", "fleet-" + (s % 100))
-                .addLabel("model", "model-" + (s % 7))
-                .addLabel("region", "region-" + (s % 5))
-                .addLabel("firmware", "fw-1." + (s % 13));
+        String metric = "bench_" + workload.toLowerCase();
+        String[] labels = {
+          "device", "dev-" + s,
+          "fleet", "fleet-" + (s % 100),
+          "model", "model-" + (s % 7),
+          "region", "region-" + (s % 5),
+          "firmware", "fw-1." + (s % 13)
+        };
+        PrometheusTimeSeries.Builder r = PrometheusTimeSeries.builder().withMetricName(metric);
+        org.apache.flink.connector.prometheus.sink.PrometheusTimeSeries.Builder a =
+            org.apache.flink.connector.prometheus.sink.PrometheusTimeSeries.builder()
+                .withMetricName(metric);
+        for (int l = 0; l < labels.length; l += 2) {
+          r.addLabel(labels[l], labels[l + 1]);
+          a.addLabel(labels[l], labels[l + 1]);
+        }
         for (int j = 0; j < samplesPerRecord; j++) {
           r.addSample(s * 0.5 + j, base + s + j * 1000L);
+          a.addSample(s * 0.5 + j, base + s + j * 1000L);
         }
         batch.add(r.build());
+        apacheBatch.add(a.build());
       }
       batches.add(batch);
+      apacheBatches.add(apacheBatch);
     }
   }
 
@@ -123,29 +141,20 @@ public class CpuPerSampleBenchmark {
     return h;
   }
 
+  /**
+   * Apache's connector, records to compressed body: its element converter per record, then its
+   * writer's request body per batch (WriteRequest, toByteArray, snappy-java).
+   */
   @Benchmark
-  public int pureJavaBaseline() throws IOException {
-    List<PrometheusTimeSeries> batch = nextBatch();
-    List<RemoteWrite.TimeSeries> converted = new ArrayList<>(batch.size());
-    for (PrometheusTimeSeries r : batch) {
-      converted.add(convert(r));
+  public int apacheConnector() throws IOException {
+    List<org.apache.flink.connector.prometheus.sink.PrometheusTimeSeries> batch =
+        apacheBatches.get(next);
+    next = (next + 1) % apacheBatches.size();
+    org.apache.flink.connector.prometheus.sink.prometheus.Remote.WriteRequest.Builder request =
+        org.apache.flink.connector.prometheus.sink.prometheus.Remote.WriteRequest.newBuilder();
+    for (org.apache.flink.connector.prometheus.sink.PrometheusTimeSeries r : batch) {
+      request.addTimeseries(apacheConverter.apply(r, null));
     }
-    byte[] raw =
-        RemoteWrite.WriteRequest.newBuilder().addAllTimeseries(converted).build().toByteArray();
-    return Snappy.compress(raw).length;
-  }
-
-  /** The element conversion of the baseline, per record. */
-  static RemoteWrite.TimeSeries convert(PrometheusTimeSeries r) {
-    RemoteWrite.TimeSeries.Builder b = RemoteWrite.TimeSeries.newBuilder();
-    b.addLabels(RemoteWrite.Label.newBuilder().setName("__name__").setValue(r.getMetricName()));
-    for (PrometheusTimeSeries.Label l : r.getLabels()) {
-      b.addLabels(RemoteWrite.Label.newBuilder().setName(l.getName()).setValue(l.getValue()));
-    }
-    for (PrometheusTimeSeries.Sample s : r.getSamples()) {
-      b.addSamples(
-          RemoteWrite.Sample.newBuilder().setValue(s.getValue()).setTimestamp(s.getTimestamp()));
-    }
-    return b.build();
+    return Snappy.compress(request.build().toByteArray()).length;
   }
 }
