@@ -2,7 +2,6 @@ package dev.promsink.flink;
 
 import java.io.DataInput;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
@@ -219,67 +218,11 @@ public final class PrometheusTimeSeriesSerializer
     }
     byte[] bytes = new byte[byteLength];
     source.readFully(bytes);
-
-    int i = 0;
-    while (i < byteLength && bytes[i] >= 0) {
-      i++;
+    String decoded = SeriesEntry.decode(bytes, 0, byteLength, true);
+    if (decoded == null) {
+      throw new IOException("Corrupt PrometheusTimeSeries string: not UTF-8");
     }
-    if (i == byteLength) {
-      return new String(bytes, StandardCharsets.ISO_8859_1);
-    }
-
-    char[] chars = new char[byteLength];
-    int n = 0;
-    for (int j = 0; j < i; j++) {
-      chars[n++] = (char) bytes[j];
-    }
-    while (i < byteLength) {
-      int b = bytes[i] & 0xFF;
-      if (b < 0x80) {
-        chars[n++] = (char) b;
-        i += 1;
-      } else if (b >= 0xC2 && b < 0xE0) {
-        checkContinuation(bytes, i, 2);
-        chars[n++] = (char) (((b & 0x1F) << 6) | (bytes[i + 1] & 0x3F));
-        i += 2;
-      } else if (b >= 0xE0 && b < 0xF0) {
-        checkContinuation(bytes, i, 3);
-        int c = ((b & 0x0F) << 12) | ((bytes[i + 1] & 0x3F) << 6) | (bytes[i + 2] & 0x3F);
-        if (c < 0x800) {
-          throw new IOException("Corrupt PrometheusTimeSeries string: overlong encoding");
-        }
-        chars[n++] = (char) c;
-        i += 3;
-      } else if (b >= 0xF0 && b < 0xF5) {
-        checkContinuation(bytes, i, 4);
-        int cp =
-            ((b & 0x07) << 18)
-                | ((bytes[i + 1] & 0x3F) << 12)
-                | ((bytes[i + 2] & 0x3F) << 6)
-                | (bytes[i + 3] & 0x3F);
-        if (cp < Character.MIN_SUPPLEMENTARY_CODE_POINT || cp > Character.MAX_CODE_POINT) {
-          throw new IOException("Corrupt PrometheusTimeSeries string: bad 4-byte sequence");
-        }
-        chars[n++] = Character.highSurrogate(cp);
-        chars[n++] = Character.lowSurrogate(cp);
-        i += 4;
-      } else {
-        throw new IOException("Corrupt PrometheusTimeSeries string: bad lead byte " + b);
-      }
-    }
-    return new String(chars, 0, n);
-  }
-
-  private static void checkContinuation(byte[] bytes, int start, int sequenceLength)
-      throws IOException {
-    if (start + sequenceLength > bytes.length) {
-      throw new IOException("Corrupt PrometheusTimeSeries string: truncated sequence");
-    }
-    for (int k = 1; k < sequenceLength; k++) {
-      if ((bytes[start + k] & 0xC0) != 0x80) {
-        throw new IOException("Corrupt PrometheusTimeSeries string: bad continuation byte");
-      }
-    }
+    return decoded;
   }
 
   /**

@@ -95,7 +95,7 @@ final class SeriesEntry {
 
   /** The string at {@code offset} (its length prefix). */
   static String string(byte[] entry, int offset) {
-    return decode(entry, offset + 4, (int) INT.get(entry, offset));
+    return decode(entry, offset + 4, (int) INT.get(entry, offset), false);
   }
 
   /** The offset after the string at {@code offset}. */
@@ -128,7 +128,7 @@ final class SeriesEntry {
     for (int i = start; i < start + length; i++) {
       byte b = entry[i];
       if (b < 0) {
-        return decode(entry, start, length).hashCode();
+        return decode(entry, start, length, false).hashCode();
       }
       hash = 31 * hash + b;
     }
@@ -231,9 +231,9 @@ final class SeriesEntry {
   /**
    * The string of {@code length} bytes at {@code start}: the inverse of {@link #writeString}
    * (surrogates in their three-byte form come back as they were); a byte sequence that is neither
-   * becomes U+FFFD.
+   * becomes U+FFFD, or, if {@code strict}, makes the answer null.
    */
-  private static String decode(byte[] bytes, int start, int length) {
+  static String decode(byte[] bytes, int start, int length, boolean strict) {
     int end = start + length;
     int i = start;
     while (i < end && bytes[i] >= 0) {
@@ -257,6 +257,9 @@ final class SeriesEntry {
         i += 2;
       } else if (b >= 0xE0 && b < 0xF0 && continued(bytes, i, 3, end)) {
         int c = (b & 0x0F) << 12 | (bytes[i + 1] & 0x3F) << 6 | bytes[i + 2] & 0x3F;
+        if (c < 0x800 && strict) {
+          return null;
+        }
         chars[n++] = c < 0x800 ? '\uFFFD' : (char) c;
         i += 3;
       } else if (b >= 0xF0 && b < 0xF5 && continued(bytes, i, 4, end)) {
@@ -266,12 +269,17 @@ final class SeriesEntry {
                 | (bytes[i + 2] & 0x3F) << 6
                 | bytes[i + 3] & 0x3F;
         if (cp < Character.MIN_SUPPLEMENTARY_CODE_POINT || cp > Character.MAX_CODE_POINT) {
+          if (strict) {
+            return null;
+          }
           chars[n++] = '\uFFFD';
         } else {
           chars[n++] = Character.highSurrogate(cp);
           chars[n++] = Character.lowSurrogate(cp);
         }
         i += 4;
+      } else if (strict) {
+        return null;
       } else {
         chars[n++] = '\uFFFD';
         i += 1;
