@@ -33,12 +33,29 @@ impl<'a> Cursor<'a> {
                 self.pos = end;
                 Ok(bytes)
             }
-            None => Err(Error::malformed(format!(
-                "{what} needs {len} bytes at offset {} but only {} remain",
-                self.pos,
-                self.buf.len() - self.pos
-            ))),
+            None => Err(self.short(len, what)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn short(&self, len: usize, what: &str) -> Error {
+        Error::malformed(format!(
+            "{what} needs {len} bytes at offset {} but only {} remain",
+            self.pos,
+            self.buf.len() - self.pos
+        ))
+    }
+
+    /// The next length-prefixed string, `None` if it does not fit: for regions already checked.
+    #[inline]
+    fn checked_string(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos.checked_add(4)?;
+        let len = u32::from_le_bytes(self.buf.get(self.pos..start)?.try_into().ok()?) as usize;
+        let end = start.checked_add(len)?;
+        let bytes = self.buf.get(start..end)?;
+        self.pos = end;
+        Some(bytes)
     }
 
     fn u16(&mut self, what: &str) -> Result<u16> {
@@ -159,6 +176,44 @@ pub struct SeriesRef<'a> {
 impl<'a> SeriesRef<'a> {
     /// Parses one entry body (everything after its length prefix).
     pub fn parse(body: &'a [u8]) -> Result<Self> {
+        // A well-formed entry takes the quick walk; only a malformed one pays for the detailed
+        // walk that names what is wrong.
+        match Self::parse_quick(body) {
+            Some(series) => Ok(series),
+            None => Self::parse_detailed(body),
+        }
+    }
+
+    #[inline]
+    fn parse_quick(body: &'a [u8]) -> Option<Self> {
+        let mut c = Cursor { buf: body, pos: 0 };
+        let sample_count = u32::from_le_bytes(body.get(0..4)?.try_into().ok()?) as usize;
+        let label_count = u32::from_le_bytes(body.get(4..8)?.try_into().ok()?);
+        c.pos = 8;
+        let metric_name = c.checked_string()?;
+        let labels_start = c.pos;
+        for _ in 0..label_count {
+            c.checked_string()?;
+            c.checked_string()?;
+        }
+        let labels_end = c.pos;
+        let samples_end = sample_count
+            .checked_mul(SAMPLE_LEN)?
+            .checked_add(labels_end)?;
+        if samples_end != body.len() {
+            return None;
+        }
+        Some(SeriesRef {
+            metric_name,
+            label_count,
+            labels: &body[labels_start..labels_end],
+            samples: &body[labels_end..],
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn parse_detailed(body: &'a [u8]) -> Result<Self> {
         let mut c = Cursor { buf: body, pos: 0 };
         let sample_count = c.u32("sample count")? as usize;
         let label_count = c.u32("label count")?;
@@ -229,12 +284,9 @@ impl<'a> Iterator for LabelIter<'a> {
     type Item = (&'a [u8], &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.cursor.remaining() == 0 {
-            return None;
-        }
-        // The region was checked by `SeriesRef::parse`, so these reads succeed.
-        let name = self.cursor.string("label name").ok()?;
-        let value = self.cursor.string("label value").ok()?;
+        // The region was checked by `SeriesRef::parse`, so these reads succeed until its end.
+        let name = self.cursor.checked_string()?;
+        let value = self.cursor.checked_string()?;
         Some((name, value))
     }
 }
@@ -399,6 +451,48 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("metric name"));
+    }
+
+    #[test]
+    fn quick_and_detailed_walks_agree_on_every_corrupted_byte() {
+        let buf = sample_batch();
+        let entry = &buf[HEADER_LEN + 4..];
+        let entry_len = u32::from_le_bytes(buf[HEADER_LEN..HEADER_LEN + 4].try_into().unwrap());
+        let body = &entry[..entry_len as usize];
+        let (mut accepted, mut refused) = (0, 0);
+        for at in 0..body.len() {
+            for value in [0u8, 1, 2, 0x7f, 0xff] {
+                let mut corrupt = body.to_vec();
+                corrupt[at] = value;
+                let quick = SeriesRef::parse_quick(&corrupt);
+                let detailed = SeriesRef::parse_detailed(&corrupt);
+                match (quick, detailed) {
+                    (Some(q), Ok(d)) => {
+                        assert_eq!(q.metric_name, d.metric_name);
+                        assert_eq!(
+                            q.labels().collect::<Vec<_>>(),
+                            d.labels().collect::<Vec<_>>()
+                        );
+                        assert_eq!(
+                            q.samples().collect::<Vec<_>>(),
+                            d.samples().collect::<Vec<_>>()
+                        );
+                        accepted += 1;
+                    }
+                    (None, Err(Error::MalformedBatch(_))) => refused += 1,
+                    (q, d) => panic!(
+                        "byte {at} = {value}: quick {:?}, detailed {d:?}",
+                        q.is_some()
+                    ),
+                }
+            }
+        }
+        // Corrupting a name, value or sample byte still parses; a length or count does not.
+        assert_eq!(accepted + refused, body.len() * 5);
+        assert!(
+            accepted > 0 && refused > 0,
+            "{accepted} accepted, {refused} refused"
+        );
     }
 
     #[test]

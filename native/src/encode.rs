@@ -5,7 +5,7 @@
 //! byte-for-byte what prost produces for the same message (proven by the tests below).
 
 use crate::validate::NormalSeries;
-use prost::encoding::{encode_varint, encoded_len_varint};
+use prost::encoding::{encode_varint as encode_varint_any, encoded_len_varint};
 
 // Field numbers and wire types of proto/remote.proto, pre-shifted into tags.
 pub(crate) const TAG_WRITE_REQUEST_TIMESERIES: u8 = (1 << 3) | 2;
@@ -193,6 +193,16 @@ fn sample_len(value: f64, timestamp: i64) -> usize {
         0
     };
     v + t
+}
+
+/// A varint, inline for the one-byte values that most lengths and tags are.
+#[inline]
+fn encode_varint(value: u64, buf: &mut Vec<u8>) {
+    if value < 0x80 {
+        buf.push(value as u8);
+    } else {
+        encode_varint_any(value, buf);
+    }
 }
 
 #[inline]

@@ -50,28 +50,53 @@ impl fmt::Display for Invalid {
     }
 }
 
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
-pub fn is_valid_metric_name(name: &[u8]) -> bool {
+/// Character classes of names, one table lookup per byte.
+const FIRST: u8 = 1; // may start a label name: [a-zA-Z_]
+const REST: u8 = 2; // may follow in a label name: [a-zA-Z0-9_]
+const COLON: u8 = 4; // ':' is allowed anywhere in a metric name, nowhere in a label name
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            t[c] = FIRST | REST;
+        } else if b.is_ascii_digit() {
+            t[c] = REST;
+        } else if b == b':' {
+            t[c] = COLON;
+        }
+        c += 1;
+    }
+    t
+};
+
+/// True when `name` is non-empty, its first byte is in `first` and the rest in `rest`.
+#[inline]
+fn name_matches(name: &[u8], first: u8, rest: u8) -> bool {
     match name.split_first() {
-        Some((first, rest)) => {
-            (first.is_ascii_alphabetic() || *first == b'_' || *first == b':')
-                && rest
-                    .iter()
-                    .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+        Some((head, tail)) => {
+            CLASSES[*head as usize] & first != 0
+                && tail.iter().all(|c| CLASSES[*c as usize] & rest != 0)
         }
         None => false,
     }
 }
 
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
+pub fn is_valid_metric_name(name: &[u8]) -> bool {
+    name_matches(name, FIRST | COLON, REST | COLON)
+}
+
 /// `[a-zA-Z_][a-zA-Z0-9_]*`
 pub fn is_valid_label_name(name: &[u8]) -> bool {
-    match name.split_first() {
-        Some((first, rest)) => {
-            (first.is_ascii_alphabetic() || *first == b'_')
-                && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        }
-        None => false,
-    }
+    name_matches(name, FIRST, REST)
+}
+
+/// UTF-8 check with a fast path for ASCII, which label values almost always are.
+#[inline]
+fn is_utf8(value: &[u8]) -> bool {
+    value.is_ascii() || std::str::from_utf8(value).is_ok()
 }
 
 /// A series ready to encode: labels sorted, samples ordered. Borrowed from the batch buffer
@@ -155,7 +180,7 @@ impl<'a> Normalizer<'a> {
             if value.is_empty() {
                 return Err(Invalid::EmptyLabelValue);
             }
-            if std::str::from_utf8(value).is_err() {
+            if !is_utf8(value) {
                 return Err(Invalid::InvalidUtf8);
             }
             self.labels.push((label, value));
@@ -189,10 +214,20 @@ impl<'a> Normalizer<'a> {
 fn insertion_sort_by_name(labels: &mut [(&[u8], &[u8])]) {
     for i in 1..labels.len() {
         let mut j = i;
-        while j > 0 && labels[j - 1].0 > labels[j].0 {
+        while j > 0 && name_before(labels[j].0, labels[j - 1].0) {
             labels.swap(j - 1, j);
             j -= 1;
         }
+    }
+}
+
+/// `a < b` in byte order. Names mostly differ in their first bytes, where this inline loop
+/// stops; a call to `memcmp` costs more than the comparison it makes.
+#[inline]
+fn name_before(a: &[u8], b: &[u8]) -> bool {
+    match a.iter().zip(b).find(|(x, y)| x != y) {
+        Some((x, y)) => x < y,
+        None => a.len() < b.len(),
     }
 }
 
@@ -225,6 +260,18 @@ mod tests {
         v.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn names_sort_in_byte_order_prefixes_first() {
+        let mut names: Vec<&[u8]> = vec![b"ab", b"a", b"B", b"abc", b"_", b"Z9", b"aa", b"a_"];
+        let mut expected = names.clone();
+        expected.sort();
+        let mut labels: Vec<(&[u8], &[u8])> = names.iter().map(|n| (*n, &b"v"[..])).collect();
+        insertion_sort_by_name(&mut labels);
+        names = labels.iter().map(|l| l.0).collect();
+        assert_eq!(names, expected);
+        assert!(name_before(b"a", b"ab") && !name_before(b"ab", b"a") && !name_before(b"a", b"a"));
     }
 
     #[test]
