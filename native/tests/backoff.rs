@@ -11,7 +11,7 @@ use promsink::batch::BatchWriter;
 use promsink::client::{Client, Outcome};
 use promsink::config::Config;
 use promsink::http::HttpTransport;
-use promsink::wire::WriteRequest;
+use promsink_wire::v1::WriteRequest;
 use prost::Message;
 use std::collections::HashMap;
 use std::time::Duration;

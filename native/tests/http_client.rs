@@ -8,7 +8,7 @@ use promsink::client::{BatchResult, Client, Outcome};
 use promsink::config::Config;
 use promsink::http::HttpTransport;
 use promsink::metrics::Counter;
-use promsink::wire::WriteRequest;
+use promsink_wire::v1::WriteRequest;
 use prost::Message;
 use std::time::Duration;
 use support::{Receiver, Reply};
