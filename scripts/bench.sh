@@ -31,7 +31,8 @@ if [ ! -f "$m2/org/apache/flink/flink-connector-prometheus/1.0.0/flink-connector
     -DartifactId=flink-connector-prometheus -Dversion=1.0.0 -Dpackaging=jar
 fi
 
-echo "== building (profile bench: JMH, Apache's connector and its runtime dependencies)"
+echo "== building (profile bench: JMH, Apache's connector and its runtime dependencies, and the"
+echo "   native library with the cargo feature bench-support, for the JMH dry run)"
 # On the Flink 1.20 line, the one Apache's connector 1.0.0 serves.
 module=java/flink-1.20
 mvn -B -q -ntp -Dstyle.color=never -Pbench -DskipTests -Dspotless.check.skip=true -pl "$module" -am \
@@ -47,7 +48,8 @@ run_java() {
 }
 
 echo "== 1. native CPU per sample (Rust: promsink's preparation vs prost + snappy floor)"
-cargo run -q --release -p promsink --example encode_floor 2 | tee -a "$out/native.csv"
+# With the feature the bench profile built the library with, so cargo does not rebuild it.
+cargo run -q --release -p promsink --features bench-support --example encode_floor 2 | tee -a "$out/native.csv"
 
 echo "== 1. CPU and allocation per sample, records to compressed body (JMH, -prof gc, batch 500)"
 java -cp "$classpath" org.openjdk.jmh.Main \

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The demo: builds promsink, starts a Prometheus on 127.0.0.1, runs a Flink job (a simulated
-# fleet of devices, keyBy, sink parallelism 2) for about half a minute, then shows what arrived
-# in Prometheus and the sink's counters. Stops everything it started.
+# The demo: builds promsink, starts a Prometheus on 127.0.0.1, runs the example job (java/example,
+# FleetJob: a simulated fleet of devices, keyBy, sink parallelism 2) on this machine as README.md
+# says, for about half a minute, then shows what arrived in Prometheus; the sink's counters are in
+# the job's log. Stops everything it started. Installs the connector of its Flink line into the
+# local Maven repository (~/.m2), where the example project takes it from.
 #   DEMO_FLINK=2 DEMO_SECONDS=30 DEMO_DEVICES=200 DEMO_PORT=19090 scripts/demo.sh
 # DEMO_FLINK picks the Flink line: 2 (the default: Flink 2.x) or 1.20.
 set -euo pipefail
@@ -23,12 +25,9 @@ export CARGO_TERM_COLOR=never
 if [ ! -f target/release/libpromsink.so ]; then
   echo "== first build: cargo compiles the native library (release) first, about 5 minutes on 2 cores"
 fi
-echo "== building for Flink $flink_version (cargo release + mvn, tests skipped)"
-mvn -B -q -ntp -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl "$module" -am \
-  test-compile
-mkdir -p target
-mvn -B -q -ntp -Dstyle.color=never -pl "$module" dependency:build-classpath \
-  -Dmdep.includeScope=test -Dmdep.outputFile="$PWD/target/demo-$line.classpath"
+echo "== building the connector for Flink $flink_version into ~/.m2 (cargo release + mvn install, no tests)"
+mvn -B -q -ntp -Dstyle.color=never -Dmaven.test.skip=true -Dspotless.check.skip=true \
+  -pl "$module" -am install
 
 work=$(mktemp -d)
 cleanup() {
@@ -49,13 +48,9 @@ done
 curl -fs "http://127.0.0.1:$port/-/ready" >/dev/null || { cat "$work/prometheus.log"; exit 1; }
 echo "== Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') ready on 127.0.0.1:$port"
 
-opens=$(sed -n 's:.*<flink.jvm.opens>\(.*\)</flink.jvm.opens>.*:\1:p' pom.xml)
-# shellcheck disable=SC2086
-echo "== running the fleet job on Flink $flink_version (MiniCluster, sink parallelism 2)"
-java $opens -Dlog4j2.configurationFile=java/src/test/resources/log4j2-test.properties \
-  -cp "$module/target/classes:$module/target/test-classes:$(cat "target/demo-$line.classpath")" \
-  dev.promsink.flink.demo.FleetDemoJob "http://127.0.0.1:$port/api/v1/write" "$seconds" "$devices" \
-  2>&1 | grep -v -E "WebMonitorUtils|DelegationTokenManager|^\s+at |^SLF4J"
+echo "== running the example job on Flink $flink_version (MiniCluster, sink parallelism 2, $seconds s)"
+mvn -B -q -ntp -Dstyle.color=never -f java/example/pom.xml -Plocal "-Pflink-$line" compile exec:exec \
+  -Djob.args="--url http://127.0.0.1:$port/api/v1/write --devices $devices --ticks $seconds"
 
 echo "== What arrived in Prometheus"
 python3 - "$port" <<'PY'

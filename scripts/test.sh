@@ -5,8 +5,8 @@
 # MiniCluster jobs against a real Prometheus and VictoriaMetrics that the tests start on
 # 127.0.0.1, Prometheus 2.42 and 3), then the example job packaged as a user packages it and
 # run on real standalone Flink clusters (distributions from PyPI, cached under
-# ~/.cache/promsink) of each line, and a SQL script run by each line's SQL client on such a
-# cluster with the connector jar.
+# ~/.cache/promsink) of each line, a SQL script run by each line's SQL client on such a
+# cluster with the connector jar, and the example job run locally as README.md says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,5 +83,7 @@ for line in 1.20 2; do
   mvn -B -ntp -q dependency:get -Dtransitive=false \
     -Dartifact="org.apache.flink:flink-sql-gateway:$gateway"
 done
+# The cluster runs, and the example job run on this machine exactly as README.md says (each line).
 PROMSINK_CLUSTER_RUNS="$runs" PROMSINK_RECOVERY_RUNS="$recovery_runs" \
-  PROMSINK_SQL_RUNS="$sql_runs" python3 -m pytest -v -s -p no:cacheprovider tests/cluster
+  PROMSINK_SQL_RUNS="$sql_runs" PROMSINK_EXAMPLE_LOCAL_LINES="1.20 2" \
+  python3 -m pytest -v -s -p no:cacheprovider tests/cluster

@@ -14,7 +14,7 @@ use promsink::batch::BatchWriter;
 use promsink::client::encode_batch;
 use promsink::compress::Compressor;
 use promsink::encode::Encoder;
-use promsink::wire;
+use promsink_wire::v1 as wire;
 use prost::Message;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(prefix_within(bytes, 100, false), (bytes.len(), 10));
         // Every prefix decodes as a WriteRequest of exactly those series.
         for (i, end) in entry_ends.iter().enumerate() {
-            let req = crate::wire::WriteRequest::decode(&bytes[..*end]).unwrap();
+            let req = promsink_wire::v1::WriteRequest::decode(&bytes[..*end]).unwrap();
             assert_eq!(req.timeseries.len(), i + 1);
         }
         // Garbage stops the walk instead of panicking.
@@ -249,7 +249,7 @@ mod tests {
     }
     use crate::batch::{BatchReader, BatchWriter};
     use crate::validate::Normalizer;
-    use crate::wire;
+    use promsink_wire::v1 as wire;
     use prost::Message;
 
     /// A tiny deterministic generator (xorshift), so failures are reproducible without a crate.

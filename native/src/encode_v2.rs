@@ -158,8 +158,8 @@ fn label(body: &[u8]) -> Result<(&[u8], &[u8]), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Label, Sample, TimeSeries, WriteRequest};
-    use crate::wire_v2;
+    use promsink_wire::v1::{Label, Sample, TimeSeries, WriteRequest};
+    use promsink_wire::v2 as wire_v2;
     use prost::Message;
 
     fn series(labels: &[(&str, &str)], samples: &[(f64, i64)]) -> TimeSeries {

@@ -1,5 +1,6 @@
 //! The HTTP side: one POST of a compressed `WriteRequest`, answered with what the receiver said
-//! or why no answer came. Uses one keep-alive `ureq` agent per client.
+//! or why no answer came. Each lane has its own [`HttpTransport`], so its own keep-alive `ureq`
+//! agent and connection.
 
 use crate::config::{redacted_url, Config, RESERVED_HEADERS};
 use crate::error::{Error, Result};

@@ -1,5 +1,6 @@
-//! The JNI shell: the exports of `dev.promsink.flink.jni.NativeBridge`, each a thin wrapper over
-//! a function returning `Result`, plus `JNI_OnLoad`/`JNI_OnUnload`.
+//! The JNI shell: the exports of `dev.promsink.flink.jni.NativeBridge` (`create`, `submit`,
+//! `nativeMemory`, `counters`, `close`, and `prepare` with the `bench-support` feature only), each
+//! a thin wrapper over a function returning `Result`, plus `JNI_OnLoad`/`JNI_OnUnload`.
 //!
 //! - Errors and panics never cross into the JVM as anything but a
 //!   `dev.promsink.flink.jni.NativeException` carrying the error's code and message.
@@ -474,6 +475,7 @@ fn call_complete(
     Ok(())
 }
 
+#[cfg(feature = "bench-support")]
 thread_local! {
     static DRY_RUN: std::cell::RefCell<(crate::encode::Encoder, crate::compress::Compressor, Vec<u8>)> =
         std::cell::RefCell::new((crate::encode::Encoder::new(), crate::compress::Compressor::new(), Vec::new()));
@@ -481,7 +483,9 @@ thread_local! {
 
 /// `static native int prepare(ByteBuffer batch, int length)`: a dry run of `submit`'s work
 /// (parse, validate, normalise, encode, compress) on the calling thread, without a client or a
-/// request; returns the compressed size. Used by benchmarks to measure the native CPU per sample.
+/// request; returns the compressed size. Used by benchmarks to measure the native CPU per sample,
+/// so only in a library built with the `bench-support` feature (the released one lacks it).
+#[cfg(feature = "bench-support")]
 #[no_mangle]
 pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_prepare<'local>(
     mut env: EnvUnowned<'local>,

@@ -27,17 +27,7 @@ pub mod retry;
 pub mod router;
 pub mod validate;
 
+// Counts the bytes the library holds (`memory.rs`): in the released library too, as the
+// measure of the memory bound of docs/design.md and of what a closed client gives back.
 #[global_allocator]
 static ALLOCATOR: memory::CountingAllocator = memory::CountingAllocator;
-
-/// Types generated from `proto/remote.proto`, used by tests to check the direct encoder.
-pub mod wire {
-    #![allow(missing_docs)]
-    include!(concat!(env!("OUT_DIR"), "/prometheus.rs"));
-}
-
-/// Types generated from `proto/remote_v2.proto`, used by tests to check the 2.0 encoder.
-pub mod wire_v2 {
-    #![allow(missing_docs)]
-    include!(concat!(env!("OUT_DIR"), "/io.prometheus.write.v2.rs"));
-}

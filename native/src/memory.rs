@@ -1,6 +1,10 @@
 //! Native memory accounting: the library's global allocator counts the bytes it holds, so the
 //! memory bound of docs/design.md can be measured (`NativeClient.nativeMemory()` in Java).
 //! Two relaxed atomic operations per allocation; the sink allocates per batch, not per sample.
+//!
+//! Part of the released library, unlike the benchmarks' `prepare` export (feature
+//! `bench-support`): the bound is a property of the library users run, and the JUnit suite checks
+//! on that library that a closed client gives back every byte it held.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,7 +9,7 @@ use promsink::batch::BatchWriter;
 use promsink::client::{BatchResult, Client, Outcome};
 use promsink::config::Config;
 use promsink::http::{Attempt, HttpTransport, Transport, WireVersion};
-use promsink::wire::WriteRequest;
+use promsink_wire::v1::WriteRequest;
 use prost::Message;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;

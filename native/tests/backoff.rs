@@ -10,8 +10,7 @@ use crossbeam_channel::unbounded;
 use promsink::batch::BatchWriter;
 use promsink::client::{Client, Outcome};
 use promsink::config::Config;
-use promsink::http::HttpTransport;
-use promsink::wire::WriteRequest;
+use promsink_wire::v1::WriteRequest;
 use prost::Message;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,13 +24,7 @@ fn client(url: &str, initial_delay_ms: &str) -> Client {
         ("retry.max_retries", "5"),
     ])
     .unwrap();
-    Client::new(
-        &config,
-        vec![Box::new(HttpTransport::new(&config).unwrap())],
-        "test-sender".into(),
-        std::sync::Arc::new(|| {}),
-    )
-    .unwrap()
+    support::http_client(&config, 1, "test-sender")
 }
 
 fn batch(writer: usize) -> Vec<u8> {

@@ -24,7 +24,7 @@ use promsink::compress::Compressor;
 use promsink::encode::Encoder;
 use promsink::error::Error;
 use promsink::validate::{Invalid, Normalizer, Samples};
-use promsink::wire::WriteRequest;
+use promsink_wire::v1::WriteRequest;
 use prost::Message;
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -8,7 +8,7 @@ use promsink::client::{BatchResult, Client, Outcome};
 use promsink::config::Config;
 use promsink::http::HttpTransport;
 use promsink::metrics::Counter;
-use promsink::wire::WriteRequest;
+use promsink_wire::v1::WriteRequest;
 use prost::Message;
 use std::time::Duration;
 use support::{Receiver, Reply};
@@ -25,13 +25,7 @@ fn config(url: &str, extra: &[(&str, &str)]) -> Config {
 }
 
 fn client(config: &Config) -> Client {
-    Client::new(
-        config,
-        vec![Box::new(HttpTransport::new(config).unwrap())],
-        "test-sender".into(),
-        std::sync::Arc::new(|| {}),
-    )
-    .unwrap()
+    support::http_client(config, 1, "test-sender")
 }
 
 fn batch(series: usize) -> Vec<u8> {
@@ -460,18 +454,7 @@ fn lanes_config(url: &str, lanes: &str, max_request_samples: &str) -> Config {
 }
 
 fn lanes_client(config: &Config) -> Client {
-    let transports = (0..config.lanes)
-        .map(|_| {
-            Box::new(HttpTransport::new(config).unwrap()) as Box<dyn promsink::http::Transport>
-        })
-        .collect();
-    Client::new(
-        config,
-        transports,
-        "lanes".into(),
-        std::sync::Arc::new(|| {}),
-    )
-    .unwrap()
+    support::http_client(config, config.lanes, "lanes")
 }
 
 /// Series d0..d{series-1}, one sample each at `timestamp`.

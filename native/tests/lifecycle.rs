@@ -14,7 +14,6 @@ use promsink::batch::BatchWriter;
 use promsink::client::{BatchResult, Client, Outcome};
 use promsink::config::Config;
 use promsink::error::Error;
-use promsink::http::HttpTransport;
 use promsink::metrics::Counter;
 use std::time::{Duration, Instant};
 use support::{Receiver, Reply};
@@ -38,15 +37,7 @@ fn client(url: &str, extra: &[(&str, &str)], name: String) -> Client {
         ("socket_timeout_ms", "60000"),
     ];
     pairs.extend_from_slice(extra);
-    let config = Config::from_pairs(pairs).unwrap();
-    let transport = HttpTransport::new(&config).unwrap();
-    Client::new(
-        &config,
-        vec![Box::new(transport)],
-        name,
-        std::sync::Arc::new(|| {}),
-    )
-    .unwrap()
+    support::http_client(&Config::from_pairs(pairs).unwrap(), 1, &name)
 }
 
 fn valid_batch(round: usize, series: usize) -> Vec<u8> {

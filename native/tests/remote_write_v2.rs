@@ -10,10 +10,9 @@ use crossbeam_channel::unbounded;
 use promsink::batch::BatchWriter;
 use promsink::client::{BatchResult, Client, Outcome};
 use promsink::config::Config;
-use promsink::http::HttpTransport;
 use promsink::metrics::{Counter, COUNTERS};
-use promsink::wire::WriteRequest;
-use promsink::wire_v2::Request;
+use promsink_wire::v1::WriteRequest;
+use promsink_wire::v2::Request;
 use prost::Message;
 use std::time::Duration;
 use support::{Received, Receiver, Reply};
@@ -33,14 +32,7 @@ fn v2_client_with(url: &str, extra: &[(&str, &str)]) -> Client {
         ("retry.max_retries", "3"),
     ];
     pairs.extend_from_slice(extra);
-    let config = Config::from_pairs(pairs).unwrap();
-    Client::new(
-        &config,
-        vec![Box::new(HttpTransport::new(&config).unwrap())],
-        "test-sender".into(),
-        std::sync::Arc::new(|| {}),
-    )
-    .unwrap()
+    support::http_client(&Config::from_pairs(pairs).unwrap(), 1, "test-sender")
 }
 
 /// `series` series of two samples each, at `t` and `t + 1000`.

@@ -1,6 +1,9 @@
 //! A scripted HTTP/1.1 receiver on 127.0.0.1 for client tests: answers each request with the
 //! next scripted reply and records what it received.
 
+mod client;
+pub use client::http_client;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};

@@ -15,7 +15,7 @@
 mod script;
 
 use hmac::{Hmac, Mac};
-use promsink::wire::WriteRequest;
+use promsink_wire::v1::WriteRequest;
 use prost::Message;
 use script::{Action, Script, Step};
 use sha2::Sha256;
@@ -456,7 +456,7 @@ fn check_headers(st: &mut State, request: &Request) {
     }
 }
 
-fn check_labels(st: &mut State, ts: &promsink::wire::TimeSeries) {
+fn check_labels(st: &mut State, ts: &promsink_wire::v1::TimeSeries) {
     let sorted_unique = ts.labels.windows(2).all(|w| w[0].name < w[1].name);
     let has_name = ts.labels.iter().any(|l| l.name == "__name__");
     let non_empty = ts
@@ -474,7 +474,7 @@ fn check_labels(st: &mut State, ts: &promsink::wire::TimeSeries) {
     }
 }
 
-fn series_key(ts: &promsink::wire::TimeSeries) -> String {
+fn series_key(ts: &promsink_wire::v1::TimeSeries) -> String {
     let labels: Vec<String> = ts
         .labels
         .iter()

@@ -54,15 +54,24 @@ public final class NativeClient implements AutoCloseable {
   /**
    * Runs the native preparation of a batch (parse, validate, normalise, encode, compress) on the
    * calling thread without sending it, and returns the compressed size: what {@link #submit} costs
-   * the caller's thread. For benchmarks and diagnostics.
+   * the caller's thread. For benchmarks: only a library built with the cargo feature {@code
+   * bench-support} has it ({@code scripts/bench.sh} builds one); the released library does not.
    *
    * @throws NativeException if the batch is malformed
+   * @throws UnsupportedOperationException if the library was built without {@code bench-support}
    */
   public static int prepareOnly(ByteBuffer batch, int length) {
     if (!batch.isDirect()) {
       throw new IllegalArgumentException("the batch buffer must be a direct ByteBuffer");
     }
-    return NativeBridge.prepare(batch, length);
+    try {
+      return NativeBridge.prepare(batch, length);
+    } catch (UnsatisfiedLinkError e) {
+      throw new UnsupportedOperationException(
+          "prepareOnly needs the native library built with the cargo feature bench-support"
+              + " (scripts/bench.sh); the released library does not carry it",
+          e);
+    }
   }
 
   /**
