@@ -70,7 +70,7 @@ fn the_linger_default_and_limit_are_the_same() {
 
 #[test]
 fn counters_have_the_same_order_and_names() {
-    let counters = java("jni/SinkCounter.java");
+    let counters = java("internal/jni/SinkCounter.java");
     let names: Vec<&str> = strings(between(
         &counters,
         "public enum SinkCounter {",
@@ -85,7 +85,7 @@ fn counters_have_the_same_order_and_names() {
 
 #[test]
 fn outcome_codes_are_the_same() {
-    let callback = java("jni/BatchCallback.java");
+    let callback = java("internal/jni/BatchCallback.java");
     for (name, outcome) in [
         ("WRITTEN", Outcome::Written),
         ("DROPPED_NON_RETRYABLE", Outcome::DroppedNonRetryable),
@@ -98,7 +98,7 @@ fn outcome_codes_are_the_same() {
 
 #[test]
 fn error_codes_are_the_same() {
-    let exception = java("jni/NativeException.java");
+    let exception = java("internal/jni/NativeException.java");
     for (name, error) in [
         ("MALFORMED_BATCH", Error::MalformedBatch(String::new())),
         ("INVALID_CONFIG", Error::InvalidConfig(String::new())),
@@ -169,12 +169,12 @@ fn method_descriptor(file: &str, returns: &str, ret: &str, name: &str) -> String
 fn the_methods_the_library_calls_have_the_descriptors_it_looks_up() {
     use promsink::jni_bridge::contract::*;
     assert_eq!(
-        method_descriptor("jni/BatchCallback.java", "void", "V", ON_COMPLETE),
+        method_descriptor("internal/jni/BatchCallback.java", "void", "V", ON_COMPLETE),
         ON_COMPLETE_SIGNATURE
     );
     assert_eq!(
         method_descriptor(
-            "jni/RequestSigning.java",
+            "internal/jni/RequestSigning.java",
             "String[]",
             "[Ljava/lang/String;",
             SIGN
@@ -182,11 +182,16 @@ fn the_methods_the_library_calls_have_the_descriptors_it_looks_up() {
         SIGN_SIGNATURE
     );
     assert_eq!(
-        method_descriptor("jni/NativeException.java", "public", "V", "NativeException"),
+        method_descriptor(
+            "internal/jni/NativeException.java",
+            "public",
+            "V",
+            "NativeException"
+        ),
         EXCEPTION_INIT
     );
     for class in [CALLBACK_CLASS, SIGNER_CLASS, EXCEPTION_CLASS] {
         let file = class.trim_start_matches("dev/promsink/flink/");
-        assert!(java(&format!("{file}.java")).contains("package dev.promsink.flink.jni;"));
+        assert!(java(&format!("{file}.java")).contains("package dev.promsink.flink.internal.jni;"));
     }
 }

@@ -1,6 +1,6 @@
 package dev.promsink.flink;
 
-import dev.promsink.flink.jni.BatchFormat;
+import dev.promsink.flink.internal.jni.BatchFormat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;

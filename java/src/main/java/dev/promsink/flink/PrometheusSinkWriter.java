@@ -1,10 +1,10 @@
 package dev.promsink.flink;
 
-import dev.promsink.flink.jni.BatchCallback;
-import dev.promsink.flink.jni.NativeClient;
-import dev.promsink.flink.jni.NativeException;
-import dev.promsink.flink.jni.RequestSigning;
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.BatchCallback;
+import dev.promsink.flink.internal.jni.NativeClient;
+import dev.promsink.flink.internal.jni.NativeException;
+import dev.promsink.flink.internal.jni.RequestSigning;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package dev.promsink.flink.demo;
 import dev.promsink.flink.PrometheusSink;
 import dev.promsink.flink.PrometheusTimeSeries;
 import dev.promsink.flink.PrometheusTimeSeriesLabelsAndMetricNameKeySelector;
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.SinkCounters;
 import java.util.Map;
 import org.apache.flink.api.common.JobExecutionResult;

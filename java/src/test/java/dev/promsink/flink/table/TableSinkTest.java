@@ -3,7 +3,7 @@ package dev.promsink.flink.table;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.Samples;

@@ -2,7 +2,7 @@ package dev.promsink.flink.bench.jmh;
 
 import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;
-import dev.promsink.flink.jni.NativeClient;
+import dev.promsink.flink.internal.jni.NativeClient;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;

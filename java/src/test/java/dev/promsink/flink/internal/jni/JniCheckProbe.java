@@ -1,4 +1,4 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;

@@ -1,4 +1,4 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 /**
  * An error reported by the native core: a malformed batch, an invalid configuration, a closed
