@@ -53,14 +53,28 @@ final class PrometheusSinkWriter
     super(elementConverter, context, configuration, states);
     this.maxRecordSizeInSamples = maxRecordSizeInSamples;
     this.inFlight = inFlight;
-    this.client =
-        NativeClient.create(
-            nativeOptions, requestSigner == null ? null : new Signing(requestSigner));
+    this.client = createClient(nativeOptions, requestSigner);
     try {
       registerCounters(context.metricGroup().addGroup(metricGroupName));
     } catch (RuntimeException | Error e) {
       client.close(); // no sender threads left behind by a writer that never existed
       throw e;
+    }
+  }
+
+  /**
+   * Starts the native client. What it refuses here (options checked only on the TaskManager, such
+   * as a CA file it cannot read) reaches the job as a {@link PrometheusSinkException}: {@link
+   * NativeException} is internal.
+   */
+  private static NativeClient createClient(
+      Map<String, String> nativeOptions, PrometheusRequestSigner requestSigner) {
+    try {
+      return NativeClient.create(
+          nativeOptions, requestSigner == null ? null : new Signing(requestSigner));
+    } catch (NativeException e) {
+      throw new PrometheusSinkException(
+          "promsink could not start its sink writer: " + e.getMessage(), e);
     }
   }
 
