@@ -195,3 +195,43 @@ fn the_methods_the_library_calls_have_the_descriptors_it_looks_up() {
         assert!(java(&format!("{file}.java")).contains("package dev.promsink.flink.internal.jni;"));
     }
 }
+
+/// The JNI export names spell the package and class that declare the native methods (a rename
+/// on either side would otherwise show only as an `UnsatisfiedLinkError` at run time).
+#[test]
+fn the_exported_symbols_name_the_class_that_declares_the_native_methods() {
+    let bridge = java("internal/jni/NativeBridge.java");
+    let package = between(&bridge, "package ", ";");
+    // JNI escapes '_' in names as "_1": the names used here have none, so none is needed.
+    assert!(!package.contains('_'), "{package}");
+    let prefix = format!("Java_{}_NativeBridge_", package.replace('.', "_"));
+    let natives: Vec<&str> = bridge
+        .split("static native ")
+        .skip(1)
+        .map(|s| s[..s.find('(').unwrap()].split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(
+        natives,
+        [
+            "create",
+            "submit",
+            "prepare",
+            "nativeMemory",
+            "counters",
+            "close"
+        ]
+    );
+    let rust =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/jni_bridge.rs"))
+            .unwrap();
+    for name in &natives {
+        assert!(
+            rust.contains(&format!("pub extern \"system\" fn {prefix}{name}<")),
+            "no export {prefix}{name}"
+        );
+    }
+    assert_eq!(
+        rust.matches("pub extern \"system\" fn Java_").count(),
+        natives.len()
+    );
+}
