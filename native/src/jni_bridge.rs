@@ -1,9 +1,9 @@
-//! The JNI shell: the exports of `dev.promsink.flink.jni.NativeBridge` (`create`, `submit`,
-//! `nativeMemory`, `counters`, `close`, and `prepare` with the `bench-support` feature only), each
-//! a thin wrapper over a function returning `Result`, plus `JNI_OnLoad`/`JNI_OnUnload`.
+//! The JNI shell: the exports of `dev.promsink.flink.internal.jni.NativeBridge` (`create`,
+//! `submit`, `nativeMemory`, `counters`, `close`, and `prepare` with the `bench-support` feature
+//! only), each a thin wrapper over a function returning `Result`, plus `JNI_OnLoad`/`JNI_OnUnload`.
 //!
 //! - Errors and panics never cross into the JVM as anything but a
-//!   `dev.promsink.flink.jni.NativeException` carrying the error's code and message.
+//!   `dev.promsink.flink.internal.jni.NativeException` carrying the error's code and message.
 //! - The classes and methods the library calls (the batch callback, the request signer, the
 //!   exception) are looked up once when the library is loaded, and released when it is unloaded.
 //! - Every call into Java runs in a local frame and ends with a check for a pending exception
@@ -32,20 +32,20 @@ use std::sync::Arc;
 /// The Java side of the contract: class names, method names and descriptors. `tests/contract.rs`
 /// checks the descriptors against the Java sources.
 pub mod contract {
-    /// `dev.promsink.flink.jni.NativeException`, thrown for every native failure.
-    pub const EXCEPTION_CLASS: &str = "dev/promsink/flink/jni/NativeException";
+    /// `dev.promsink.flink.internal.jni.NativeException`, thrown for every native failure.
+    pub const EXCEPTION_CLASS: &str = "dev/promsink/flink/internal/jni/NativeException";
     /// `NativeException(int code, String message)`.
     pub const EXCEPTION_INIT: &str = "(ILjava/lang/String;)V";
-    /// `dev.promsink.flink.jni.BatchCallback`.
-    pub const CALLBACK_CLASS: &str = "dev/promsink/flink/jni/BatchCallback";
+    /// `dev.promsink.flink.internal.jni.BatchCallback`.
+    pub const CALLBACK_CLASS: &str = "dev/promsink/flink/internal/jni/BatchCallback";
     /// `BatchCallback.onComplete`.
     pub const ON_COMPLETE: &str = "onComplete";
     /// `onComplete(int outcome, String message, int status, String body, long invalidSeries,
     /// long invalidSamples, String firstInvalid, long[] counters, long lanes)`.
     pub const ON_COMPLETE_SIGNATURE: &str =
         "(ILjava/lang/String;ILjava/lang/String;JJLjava/lang/String;[JJ)V";
-    /// `dev.promsink.flink.jni.RequestSigning`.
-    pub const SIGNER_CLASS: &str = "dev/promsink/flink/jni/RequestSigning";
+    /// `dev.promsink.flink.internal.jni.RequestSigning`.
+    pub const SIGNER_CLASS: &str = "dev/promsink/flink/internal/jni/RequestSigning";
     /// `RequestSigning.sign`.
     pub const SIGN: &str = "sign";
     /// `String[] sign(String[] headers, byte[] body)`.
@@ -212,7 +212,7 @@ unsafe fn client<'a>(handle: jlong) -> Result<&'a Client> {
 /// `static native long create(String[] keysAndValues, RequestSigning signer)`: a client from
 /// configuration pairs; `signer` may be null.
 #[no_mangle]
-pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_create<'local>(
+pub extern "system" fn Java_dev_promsink_flink_internal_jni_NativeBridge_create<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     options: JObjectArray<'local, JString<'local>>,
@@ -373,7 +373,7 @@ impl Error {
 /// `static native void submit(long handle, ByteBuffer batch, int length, BatchCallback cb)`:
 /// prepares the batch now and completes `cb` later from the sender thread.
 #[no_mangle]
-pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_submit<'local>(
+pub extern "system" fn Java_dev_promsink_flink_internal_jni_NativeBridge_submit<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -487,7 +487,7 @@ thread_local! {
 /// so only in a library built with the `bench-support` feature (the released one lacks it).
 #[cfg(feature = "bench-support")]
 #[no_mangle]
-pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_prepare<'local>(
+pub extern "system" fn Java_dev_promsink_flink_internal_jni_NativeBridge_prepare<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     buffer: JByteBuffer<'local>,
@@ -532,7 +532,7 @@ fn direct_slice<'b>(env: &Env, buffer: &'b JByteBuffer, length: jint) -> Result<
 /// `static native long[] nativeMemory(boolean resetPeak)`: bytes the library holds now and at
 /// its peak (since loaded, or since the last reset); then starts a new peak if asked.
 #[no_mangle]
-pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_nativeMemory<'local>(
+pub extern "system" fn Java_dev_promsink_flink_internal_jni_NativeBridge_nativeMemory<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     reset_peak: jboolean,
@@ -563,7 +563,7 @@ fn long_array<'local>(
 
 /// `static native long[] counters(long handle)`: the counters, indexed as `metrics::Counter`.
 #[no_mangle]
-pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_counters<'local>(
+pub extern "system" fn Java_dev_promsink_flink_internal_jni_NativeBridge_counters<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
@@ -578,7 +578,7 @@ pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_counters<'local>
 
 /// `static native void close(long handle)`: stops and joins the worker and frees the client.
 #[no_mangle]
-pub extern "system" fn Java_dev_promsink_flink_jni_NativeBridge_close<'local>(
+pub extern "system" fn Java_dev_promsink_flink_internal_jni_NativeBridge_close<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,

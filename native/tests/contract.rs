@@ -70,7 +70,7 @@ fn the_linger_default_and_limit_are_the_same() {
 
 #[test]
 fn counters_have_the_same_order_and_names() {
-    let counters = java("jni/SinkCounter.java");
+    let counters = java("internal/jni/SinkCounter.java");
     let names: Vec<&str> = strings(between(
         &counters,
         "public enum SinkCounter {",
@@ -85,7 +85,7 @@ fn counters_have_the_same_order_and_names() {
 
 #[test]
 fn outcome_codes_are_the_same() {
-    let callback = java("jni/BatchCallback.java");
+    let callback = java("internal/jni/BatchCallback.java");
     for (name, outcome) in [
         ("WRITTEN", Outcome::Written),
         ("DROPPED_NON_RETRYABLE", Outcome::DroppedNonRetryable),
@@ -98,7 +98,7 @@ fn outcome_codes_are_the_same() {
 
 #[test]
 fn error_codes_are_the_same() {
-    let exception = java("jni/NativeException.java");
+    let exception = java("internal/jni/NativeException.java");
     for (name, error) in [
         ("MALFORMED_BATCH", Error::MalformedBatch(String::new())),
         ("INVALID_CONFIG", Error::InvalidConfig(String::new())),
@@ -169,12 +169,12 @@ fn method_descriptor(file: &str, returns: &str, ret: &str, name: &str) -> String
 fn the_methods_the_library_calls_have_the_descriptors_it_looks_up() {
     use promsink::jni_bridge::contract::*;
     assert_eq!(
-        method_descriptor("jni/BatchCallback.java", "void", "V", ON_COMPLETE),
+        method_descriptor("internal/jni/BatchCallback.java", "void", "V", ON_COMPLETE),
         ON_COMPLETE_SIGNATURE
     );
     assert_eq!(
         method_descriptor(
-            "jni/RequestSigning.java",
+            "internal/jni/RequestSigning.java",
             "String[]",
             "[Ljava/lang/String;",
             SIGN
@@ -182,11 +182,56 @@ fn the_methods_the_library_calls_have_the_descriptors_it_looks_up() {
         SIGN_SIGNATURE
     );
     assert_eq!(
-        method_descriptor("jni/NativeException.java", "public", "V", "NativeException"),
+        method_descriptor(
+            "internal/jni/NativeException.java",
+            "public",
+            "V",
+            "NativeException"
+        ),
         EXCEPTION_INIT
     );
     for class in [CALLBACK_CLASS, SIGNER_CLASS, EXCEPTION_CLASS] {
         let file = class.trim_start_matches("dev/promsink/flink/");
-        assert!(java(&format!("{file}.java")).contains("package dev.promsink.flink.jni;"));
+        assert!(java(&format!("{file}.java")).contains("package dev.promsink.flink.internal.jni;"));
     }
+}
+
+/// The JNI export names spell the package and class that declare the native methods (a rename
+/// on either side would otherwise show only as an `UnsatisfiedLinkError` at run time).
+#[test]
+fn the_exported_symbols_name_the_class_that_declares_the_native_methods() {
+    let bridge = java("internal/jni/NativeBridge.java");
+    let package = between(&bridge, "package ", ";");
+    // JNI escapes '_' in names as "_1": the names used here have none, so none is needed.
+    assert!(!package.contains('_'), "{package}");
+    let prefix = format!("Java_{}_NativeBridge_", package.replace('.', "_"));
+    let natives: Vec<&str> = bridge
+        .split("static native ")
+        .skip(1)
+        .map(|s| s[..s.find('(').unwrap()].split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(
+        natives,
+        [
+            "create",
+            "submit",
+            "prepare",
+            "nativeMemory",
+            "counters",
+            "close"
+        ]
+    );
+    let rust =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/jni_bridge.rs"))
+            .unwrap();
+    for name in &natives {
+        assert!(
+            rust.contains(&format!("pub extern \"system\" fn {prefix}{name}<")),
+            "no export {prefix}{name}"
+        );
+    }
+    assert_eq!(
+        rust.matches("pub extern \"system\" fn Java_").count(),
+        natives.len()
+    );
 }

@@ -1,27 +1,27 @@
 package dev.promsink.flink;
 
-import dev.promsink.flink.jni.BatchFormat;
+import dev.promsink.flink.internal.jni.BatchFormat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 
 /**
  * Writes a batch of {@link PrometheusTimeSeries} in the JNI batch format, version 1 ({@code
- * docs/batch-format.md}), into a direct buffer reused from batch to batch. Internal to the sink;
- * public for the bridge's tests.
+ * docs/batch-format.md}), into a direct buffer reused from batch to batch. Internal to the sink
+ * (tests and benchmarks reach it through the test class {@code TestBatchEncoder}).
  *
  * <p>Each record already holds its series as a batch entry ({@link SeriesEntry}), written once by
  * its builder: a batch is the header and those entries copied one after the other into a reused
  * direct buffer, one copy per byte.
  */
-public final class BatchEncoder {
+final class BatchEncoder {
   private ByteBuffer direct;
 
   /**
    * Encodes {@code records} as one batch. Returns the direct buffer (owned by this encoder and
    * overwritten by the next call), positioned at 0 with its limit at the batch's end.
    */
-  public ByteBuffer encode(List<PrometheusTimeSeries> records) {
+  ByteBuffer encode(List<PrometheusTimeSeries> records) {
     long size = BatchFormat.HEADER_LENGTH;
     for (PrometheusTimeSeries r : records) {
       size += r.entry().length;

@@ -85,7 +85,11 @@ public class PrometheusSinkBuilder
   private String bearerToken;
   private final Map<String, String> httpHeaders = new LinkedHashMap<>();
 
-  PrometheusSinkBuilder() {}
+  /**
+   * A builder with every option at its default; same as {@link PrometheusSink#builder()} (Apache's
+   * connector has this constructor too).
+   */
+  public PrometheusSinkBuilder() {}
 
   /** The Remote-Write endpoint, e.g. {@code http://prometheus:9090/api/v1/write}. Required. */
   public PrometheusSinkBuilder setPrometheusRemoteWriteUrl(String prometheusRemoteWriteUrl) {

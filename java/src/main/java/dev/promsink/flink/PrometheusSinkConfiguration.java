@@ -3,9 +3,17 @@ package dev.promsink.flink;
 import java.io.Serializable;
 import java.util.Objects;
 
-/** Configuration types of {@link PrometheusSink}, named as in Apache's Prometheus connector. */
+/**
+ * Configuration types of {@link PrometheusSink}, with the names, constructors, builders and
+ * defaults of Apache's Prometheus connector: code that configures Apache's sink compiles against
+ * these after changing the imports.
+ */
 public final class PrometheusSinkConfiguration {
-  private PrometheusSinkConfiguration() {}
+  /**
+   * Creates an instance, as Apache's connector allows; it holds nothing (the configuration lives in
+   * the nested types).
+   */
+  public PrometheusSinkConfiguration() {}
 
   /** What the sink does when a request cannot be written. */
   public enum OnErrorBehavior {
@@ -35,7 +43,15 @@ public final class PrometheusSinkConfiguration {
     private final long maxRetryDelayMS;
     private final int maxRetryCount;
 
-    private RetryConfiguration(long initialRetryDelayMS, long maxRetryDelayMS, int maxRetryCount) {
+    /**
+     * A retry configuration (same constructor as Apache's connector). The values are checked by
+     * {@link PrometheusSinkBuilder#build()}, which names the first one out of range.
+     *
+     * @param initialRetryDelayMS delay before the first retry, in milliseconds (> 0)
+     * @param maxRetryDelayMS upper bound of every delay, in milliseconds (>= the initial delay)
+     * @param maxRetryCount retries after the first attempt (> 0)
+     */
+    public RetryConfiguration(long initialRetryDelayMS, long maxRetryDelayMS, int maxRetryCount) {
       this.initialRetryDelayMS = initialRetryDelayMS;
       this.maxRetryDelayMS = maxRetryDelayMS;
       this.maxRetryCount = maxRetryCount;
@@ -94,7 +110,8 @@ public final class PrometheusSinkConfiguration {
       private long maxRetryDelayMS = DEFAULT_MAX_RETRY_DELAY_MS;
       private int maxRetryCount = DEFAULT_MAX_RETRY_COUNT;
 
-      private Builder() {}
+      /** A builder starting from the defaults; same as {@link RetryConfiguration#builder()}. */
+      public Builder() {}
 
       /** Delay before the first retry (> 0). */
       public Builder setInitialRetryDelayMS(long initialRetryDelayMS) {
@@ -140,7 +157,14 @@ public final class PrometheusSinkConfiguration {
     private final OnErrorBehavior onMaxRetryExceeded;
     private final OnErrorBehavior onPrometheusNonRetryableError;
 
-    private SinkWriterErrorHandlingBehaviorConfiguration(
+    /**
+     * An error-handling configuration (same constructor as Apache's connector). The values are
+     * checked by {@link PrometheusSinkBuilder#build()}.
+     *
+     * @param onMaxRetryExceeded after the retry limit: FAIL or DISCARD_AND_CONTINUE
+     * @param onPrometheusNonRetryableError after a non-retryable answer: only DISCARD_AND_CONTINUE
+     */
+    public SinkWriterErrorHandlingBehaviorConfiguration(
         OnErrorBehavior onMaxRetryExceeded, OnErrorBehavior onPrometheusNonRetryableError) {
       this.onMaxRetryExceeded = onMaxRetryExceeded;
       this.onPrometheusNonRetryableError = onPrometheusNonRetryableError;
@@ -192,7 +216,11 @@ public final class PrometheusSinkConfiguration {
       private OnErrorBehavior onPrometheusNonRetryableError =
           ON_PROMETHEUS_NON_RETRYABLE_ERROR_DEFAULT_BEHAVIOR;
 
-      private Builder() {}
+      /**
+       * A builder starting from the defaults; same as {@link
+       * SinkWriterErrorHandlingBehaviorConfiguration#builder()}.
+       */
+      public Builder() {}
 
       /** After the retry limit: FAIL (default) or DISCARD_AND_CONTINUE. */
       public Builder onMaxRetryExceeded(OnErrorBehavior behavior) {

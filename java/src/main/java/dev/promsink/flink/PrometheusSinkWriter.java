@@ -1,10 +1,10 @@
 package dev.promsink.flink;
 
-import dev.promsink.flink.jni.BatchCallback;
-import dev.promsink.flink.jni.NativeClient;
-import dev.promsink.flink.jni.NativeException;
-import dev.promsink.flink.jni.RequestSigning;
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.BatchCallback;
+import dev.promsink.flink.internal.jni.NativeClient;
+import dev.promsink.flink.internal.jni.NativeException;
+import dev.promsink.flink.internal.jni.RequestSigning;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -53,14 +53,28 @@ final class PrometheusSinkWriter
     super(elementConverter, context, configuration, states);
     this.maxRecordSizeInSamples = maxRecordSizeInSamples;
     this.inFlight = inFlight;
-    this.client =
-        NativeClient.create(
-            nativeOptions, requestSigner == null ? null : new Signing(requestSigner));
+    this.client = createClient(nativeOptions, requestSigner);
     try {
       registerCounters(context.metricGroup().addGroup(metricGroupName));
     } catch (RuntimeException | Error e) {
       client.close(); // no sender threads left behind by a writer that never existed
       throw e;
+    }
+  }
+
+  /**
+   * Starts the native client. What it refuses here (options checked only on the TaskManager, such
+   * as a CA file it cannot read) reaches the job as a {@link PrometheusSinkException}: {@link
+   * NativeException} is internal.
+   */
+  private static NativeClient createClient(
+      Map<String, String> nativeOptions, PrometheusRequestSigner requestSigner) {
+    try {
+      return NativeClient.create(
+          nativeOptions, requestSigner == null ? null : new Signing(requestSigner));
+    } catch (NativeException e) {
+      throw new PrometheusSinkException(
+          "promsink could not start its sink writer: " + e.getMessage(), e);
     }
   }
 

@@ -9,16 +9,19 @@ import org.apache.flink.core.memory.DataInputViewStreamWrapper;
 import org.apache.flink.core.memory.DataOutputViewStreamWrapper;
 
 /**
- * Serializes the sink writer's buffered records into checkpoints and savepoints.
+ * Serializes the sink writer's buffered records into checkpoints and savepoints. Internal: the sink
+ * returns it from {@link PrometheusSink#getWriterStateSerializer()}.
  *
- * <p>Version 2: each record in the format of {@link PrometheusTimeSeriesSerializer}. (Version 1,
- * the batch-format entry bytes, was written only by pre-release builds and is refused with a clear
- * error.) A change of the record format must bump the version and keep reading this one.
+ * <p>Version 2: each record in the format of {@link PrometheusTimeSeriesSerializer}. Version 1 is
+ * the state of Apache's Prometheus connector ({@link ApacheWriterState}), read so that a savepoint
+ * of a job using Apache's sink restores into this one. (Pre-release builds of this sink also wrote
+ * a version 1, of batch-format entries: it is refused with a clear error.) A change of the record
+ * format must bump the version and keep reading this one.
  */
-public final class PrometheusTimeSeriesStateSerializer
+final class PrometheusTimeSeriesStateSerializer
     extends AsyncSinkWriterStateSerializer<PrometheusTimeSeries> {
   /** The state format version written by this serializer. */
-  public static final int VERSION = 2;
+  static final int VERSION = 2;
 
   @Override
   protected void serializeRequestToStream(PrometheusTimeSeries entry, DataOutputStream out)
@@ -35,11 +38,26 @@ public final class PrometheusTimeSeriesStateSerializer
   @Override
   public BufferedRequestState<PrometheusTimeSeries> deserialize(int version, byte[] serialized)
       throws IOException {
+    if (version == ApacheWriterState.VERSION) {
+      try {
+        return ApacheWriterState.read(serialized);
+      } catch (IOException | RuntimeException e) {
+        throw new IOException(
+            "writer state version 1 is neither the state of Apache's Prometheus connector 1.0.0"
+                + " ("
+                + e.getMessage()
+                + ") nor readable by this version (a pre-release promsink state); restore"
+                + " without the sink's state (a new sink uid)",
+            e);
+      }
+    }
     if (version != VERSION) {
       throw new IOException(
           "promsink writer state version "
               + version
               + " cannot be read by this version (it reads "
+              + ApacheWriterState.VERSION
+              + ", Apache's connector's, and "
               + VERSION
               + "); restore without the sink's state (a new sink uid)");
     }

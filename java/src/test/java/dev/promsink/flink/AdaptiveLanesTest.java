@@ -3,7 +3,7 @@ package dev.promsink.flink;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.FaultReceiver;
 import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.SinkCounters;

@@ -2,7 +2,7 @@ package dev.promsink.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.Samples;
 import dev.promsink.flink.testing.SinkCounters;

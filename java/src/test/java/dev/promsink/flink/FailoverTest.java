@@ -2,8 +2,8 @@ package dev.promsink.flink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.promsink.flink.jni.NativeClient;
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.NativeClient;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.AttemptSinkCounters;
 import dev.promsink.flink.testing.ClassLoaderProbe;
 import dev.promsink.flink.testing.PrometheusQuery;

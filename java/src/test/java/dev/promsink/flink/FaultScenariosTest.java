@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.promsink.flink.PrometheusSinkConfiguration.OnErrorBehavior;
 import dev.promsink.flink.PrometheusSinkConfiguration.RetryConfiguration;
 import dev.promsink.flink.PrometheusSinkConfiguration.SinkWriterErrorHandlingBehaviorConfiguration;
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.FaultReceiver;
 import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.SinkCounters;

@@ -3,6 +3,7 @@ package dev.promsink.flink;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.promsink.flink.internal.jni.NativeException;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
@@ -61,6 +62,33 @@ class PrometheusSinkWriterTest {
           .hasMessage("metric registry closed");
     }
     // Four lanes per writer were started and attached to the JVM; every one was stopped.
+    assertThat(senderThreads()).isEqualTo(before);
+  }
+
+  @Test
+  void aConfigurationTheNativeClientRefusesFailsTheWriterWithAPublicException() {
+    PrometheusSink sink =
+        (PrometheusSink)
+            PrometheusSink.builder()
+                .setPrometheusRemoteWriteUrl("https://127.0.0.1:1/api/v1/write")
+                .setTlsCaCertificateFile("/nonexistent/promsink-ca.pem") // read by the writer
+                .build();
+    SinkWriterMetricGroup metrics = UnregisteredMetricsGroup.createSinkWriterMetricGroup();
+    WriterInitContext context =
+        (WriterInitContext)
+            Proxy.newProxyInstance(
+                WriterInitContext.class.getClassLoader(),
+                new Class<?>[] {WriterInitContext.class},
+                (proxy, method, args) -> method.getName().equals("metricGroup") ? metrics : null);
+    long before = senderThreads();
+    assertThatThrownBy(() -> sink.createWriter(context))
+        .isExactlyInstanceOf(PrometheusSinkException.class)
+        .hasMessageStartingWith(
+            "promsink could not start its sink writer: invalid configuration: tls.ca_file"
+                + " \"/nonexistent/promsink-ca.pem\" cannot be read: ")
+        .cause()
+        .isExactlyInstanceOf(NativeException.class)
+        .satisfies(e -> assertThat(((NativeException) e).code()).isEqualTo(2));
     assertThat(senderThreads()).isEqualTo(before);
   }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -59,8 +61,85 @@ class PrometheusTimeSeriesStateSerializerTest {
 
   @Test
   void otherVersionsAreRefusedWithAClearMessage() {
+    assertThatThrownBy(() -> new PrometheusTimeSeriesStateSerializer().deserialize(3, new byte[8]))
+        .isInstanceOf(IOException.class)
+        .hasMessage(
+            "promsink writer state version 3 cannot be read by this version (it reads 1, Apache's"
+                + " connector's, and 2); restore without the sink's state (a new sink uid)");
+  }
+
+  /**
+   * A savepoint of a job using Apache's connector 1.0.0 restores into this sink: {@code
+   * tests/golden/apache-writer-state-v1.bin} was written by Apache's own state serializer and
+   * converter ({@code ApacheWriterStateFixture} in the bench sources, run against its jar).
+   */
+  @Test
+  void theWriterStateOfApachesConnectorRestoresWithEveryValue() throws IOException {
+    byte[] apache = Files.readAllBytes(Paths.get("tests/golden/apache-writer-state-v1.bin"));
+    assertThat(apache).hasSize(273);
+    BufferedRequestState<PrometheusTimeSeries> restored =
+        new PrometheusTimeSeriesStateSerializer().deserialize(1, apache);
+
+    List<RequestEntryWrapper<PrometheusTimeSeries>> entries = restored.getBufferedRequestEntries();
+    assertThat(entries).hasSize(3);
+    assertThat(entries.get(0).getRequestEntry())
+        .isEqualTo(
+            PrometheusTimeSeries.builder()
+                .withMetricName("fleet_temperature_celsius")
+                .addLabel("device", "dev-0007")
+                .addLabel("region", "us-east")
+                .addSample(21.75, 1_700_000_000_000L)
+                .addSample(21.5, 1_700_000_001_000L)
+                .build());
+    assertThat(entries.get(1).getRequestEntry())
+        .isEqualTo(
+            PrometheusTimeSeries.builder()
+                .withMetricName("größe_bytes")
+                .addLabel("Zone", "ü-1")
+                .addSample(Double.longBitsToDouble(0x7ff0000000000002L), 1_800_000_000_000L)
+                .build());
+    PrometheusTimeSeries.Sample[] nan = entries.get(1).getRequestEntry().getSamples();
+    assertThat(Double.doubleToRawLongBits(nan[0].getValue())).isEqualTo(0x7ff0000000000002L);
+    PrometheusTimeSeries up = entries.get(2).getRequestEntry();
+    assertThat(up.getMetricName()).isEqualTo("up");
+    assertThat(up.getLabels()).isEmpty();
+    PrometheusTimeSeries.Sample[] samples = up.getSamples();
+    assertThat(samples).hasSize(3);
+    assertThat(samples[0].getValue()).isEqualTo(1.0);
+    assertThat(samples[0].getTimestamp()).isEqualTo(1);
+    assertThat(Double.doubleToRawLongBits(samples[1].getValue())).isEqualTo(1L << 63); // -0.0
+    assertThat(samples[1].getTimestamp()).isEqualTo(2);
+    assertThat(samples[2].getValue()).isEqualTo(Double.NEGATIVE_INFINITY);
+    assertThat(samples[2].getTimestamp()).isEqualTo(-3);
+    // Sizes are sample counts, as this sink's writer counts them.
+    assertThat(entries.get(0).getSize()).isEqualTo(2);
+    assertThat(entries.get(1).getSize()).isEqualTo(1);
+    assertThat(entries.get(2).getSize()).isEqualTo(3);
+    assertThat(restored.getStateSize()).isEqualTo(6);
+
+    // The next checkpoint is written in this sink's own format and reads back the same.
+    PrometheusTimeSeriesStateSerializer serializer = new PrometheusTimeSeriesStateSerializer();
+    BufferedRequestState<PrometheusTimeSeries> again =
+        serializer.deserialize(2, serializer.serialize(restored));
+    for (int i = 0; i < 3; i++) {
+      assertThat(again.getBufferedRequestEntries().get(i).getRequestEntry())
+          .isEqualTo(entries.get(i).getRequestEntry());
+    }
+  }
+
+  @Test
+  void aCorruptVersion1StateNamesBothFormats() throws IOException {
+    byte[] apache = Files.readAllBytes(Paths.get("tests/golden/apache-writer-state-v1.bin"));
+    byte[] truncated = Arrays.copyOf(apache, apache.length - 3);
+    assertThatThrownBy(() -> new PrometheusTimeSeriesStateSerializer().deserialize(1, truncated))
+        .isInstanceOf(IOException.class)
+        .hasMessage(
+            "writer state version 1 is neither the state of Apache's Prometheus connector 1.0.0"
+                + " (corrupt writer state of Apache's Prometheus connector: entry 2 claims 64"
+                + " bytes, 61 left) nor readable by this version (a pre-release promsink state);"
+                + " restore without the sink's state (a new sink uid)");
     assertThatThrownBy(() -> new PrometheusTimeSeriesStateSerializer().deserialize(1, new byte[8]))
         .isInstanceOf(IOException.class)
-        .hasMessageContaining("promsink writer state version 1 cannot be read");
+        .hasMessageContaining("(not a writer state of Apache's Prometheus connector: bad header)");
   }
 }

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.FaultReceiver;
 import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.PrometheusServer;

@@ -3,7 +3,7 @@ package dev.promsink.flink.bench;
 import dev.promsink.flink.PrometheusSink;
 import dev.promsink.flink.PrometheusTimeSeries;
 import dev.promsink.flink.PrometheusTimeSeriesLabelsAndMetricNameKeySelector;
-import dev.promsink.flink.jni.NativeClient;
+import dev.promsink.flink.internal.jni.NativeClient;
 import dev.promsink.flink.testing.FaultReceiver;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -140,13 +140,13 @@ public final class ThroughputBench {
                 .build();
       }
       stream.sinkTo(target);
-      dev.promsink.flink.jni.NativeClient.nativeMemory(true);
+      dev.promsink.flink.internal.jni.NativeClient.nativeMemory(true);
       long cpuBefore = processCpuNanos();
       long receiverBefore = receiver == null ? 0 : receiver.cpuNanos();
       long started = System.nanoTime();
       JobExecutionResult result = env.execute("throughput " + sink);
       double seconds = (System.nanoTime() - started) / 1e9;
-      long nativePeak = dev.promsink.flink.jni.NativeClient.nativeMemory(false)[1];
+      long nativePeak = dev.promsink.flink.internal.jni.NativeClient.nativeMemory(false)[1];
       double jvmCpu = (processCpuNanos() - cpuBefore) / 1e9;
       double receiverCpu = receiver == null ? 0 : (receiver.cpuNanos() - receiverBefore) / 1e9;
       long requests = 0;

@@ -3,7 +3,7 @@ package dev.promsink.flink.table;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import dev.promsink.flink.testing.LogCapture;
 import dev.promsink.flink.testing.PrometheusServer;
 import dev.promsink.flink.testing.Samples;
@@ -40,6 +40,13 @@ class TableSinkTest {
 
   private static PrometheusServer prometheus;
   private static final long BASE = SinkJobs.baseMs();
+
+  /**
+   * A SQL timestamp literal's date and time; LocalDateTime.toString() would drop ":00" seconds,
+   * which SQL refuses.
+   */
+  private static final java.time.format.DateTimeFormatter SQL_TIMESTAMP =
+      java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
 
   @BeforeAll
   static void startPrometheus() {
@@ -203,10 +210,10 @@ class TableSinkTest {
         t,
         "INSERT INTO named VALUES ('sql_named_a', 'd1', CAST(1.25 AS DECIMAL(10, 2)),"
             + " CAST(1 AS SMALLINT), TIMESTAMP '"
-            + at.toString().replace('T', ' ')
+            + at.format(SQL_TIMESTAMP)
             + ".000'), ('sql_named_b', 'd1', CAST(-7.5 AS DECIMAL(10, 2)), CAST(1 AS SMALLINT),"
             + " TIMESTAMP '"
-            + at.plusSeconds(1).toString().replace('T', ' ')
+            + at.plusSeconds(1).format(SQL_TIMESTAMP)
             + ".000')");
     Samples expected = new Samples();
     expected.add(labels("__name__", "sql_named_a", "device", "d1"), BASE, 1.25);

@@ -1,6 +1,6 @@
 package dev.promsink.flink.testing;
 
-import dev.promsink.flink.jni.SinkCounter;
+import dev.promsink.flink.internal.jni.SinkCounter;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.Set;

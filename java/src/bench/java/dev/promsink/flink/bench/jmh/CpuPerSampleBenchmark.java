@@ -1,8 +1,8 @@
 package dev.promsink.flink.bench.jmh;
 
-import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;
-import dev.promsink.flink.jni.NativeClient;
+import dev.promsink.flink.TestBatchEncoder;
+import dev.promsink.flink.internal.jni.NativeClient;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -51,7 +51,7 @@ public class CpuPerSampleBenchmark {
   private final org.apache.flink.connector.prometheus.sink.PrometheusTimeSeriesConverter
       apacheConverter =
           new org.apache.flink.connector.prometheus.sink.PrometheusTimeSeriesConverter();
-  private final BatchEncoder encoder = new BatchEncoder();
+  private final TestBatchEncoder encoder = new TestBatchEncoder();
   private int next;
 
   @Setup

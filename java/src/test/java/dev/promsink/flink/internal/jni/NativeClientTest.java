@@ -1,10 +1,10 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;
+import dev.promsink.flink.TestBatchEncoder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -38,7 +38,7 @@ class NativeClientTest {
             .addLabel("device", "d1")
             .addSample(value, timestamp)
             .build();
-    return new BatchEncoder().encode(List.of(series));
+    return new TestBatchEncoder().encode(List.of(series));
   }
 
   private static final class Result implements BatchCallback {
@@ -251,7 +251,7 @@ class NativeClientTest {
             .addLabel("device", "caf\u00e9 \u20ac \uD83D\uDE00")
             .addSample(1, 1)
             .build();
-    ByteBuffer b = new BatchEncoder().encode(List.of(unpaired, fine));
+    ByteBuffer b = new TestBatchEncoder().encode(List.of(unpaired, fine));
     byte[] bytes = new byte[b.limit()];
     b.duplicate().get(bytes);
     String raw = new String(bytes, StandardCharsets.ISO_8859_1);

@@ -1,4 +1,4 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 /**
  * Constants of the JNI batch format, version 1 ({@code docs/batch-format.md}): little-endian, a

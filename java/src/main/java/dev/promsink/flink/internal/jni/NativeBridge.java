@@ -1,4 +1,4 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 import java.nio.ByteBuffer;
 

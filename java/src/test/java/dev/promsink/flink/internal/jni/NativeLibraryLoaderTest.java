@@ -1,11 +1,11 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
-import dev.promsink.flink.jni.UserCodeClassLoader.Loaded;
+import dev.promsink.flink.internal.jni.UserCodeClassLoader.Loaded;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 /**
  * The native client's counters, in the order of the array that crosses JNI (the same order as

@@ -1,9 +1,9 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;
+import dev.promsink.flink.TestBatchEncoder;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,9 +13,9 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Java batch writer ({@link BatchEncoder}) produces exactly the bytes of the shared golden
- * vector {@code tests/golden/batch-v1.txt}, which the Rust reader and writer are held to by cargo
- * tests.
+ * The Java batch writer ({@code dev.promsink.flink.BatchEncoder}, through {@link TestBatchEncoder})
+ * produces exactly the bytes of the shared golden vector {@code tests/golden/batch-v1.txt}, which
+ * the Rust reader and writer are held to by cargo tests.
  */
 class GoldenBatchTest {
   @Test
@@ -54,7 +54,7 @@ class GoldenBatchTest {
       }
     }
     assertThat(entries).hasSize(4);
-    ByteBuffer batch = new BatchEncoder().encode(entries);
+    ByteBuffer batch = new TestBatchEncoder().encode(entries);
     byte[] written = new byte[batch.remaining()];
     batch.get(written);
     StringBuilder writtenHex = new StringBuilder();

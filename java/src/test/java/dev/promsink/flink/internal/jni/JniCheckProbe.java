@@ -1,7 +1,7 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
-import dev.promsink.flink.BatchEncoder;
 import dev.promsink.flink.PrometheusTimeSeries;
+import dev.promsink.flink.TestBatchEncoder;
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,7 +48,7 @@ public final class JniCheckProbe {
           }
         };
     try (NativeClient client = NativeClient.create(options, signer)) {
-      BatchEncoder encoder = new BatchEncoder();
+      TestBatchEncoder encoder = new TestBatchEncoder();
       for (int b = 0; b < batches; b++) {
         PrometheusTimeSeries series =
             PrometheusTimeSeries.builder()

@@ -1,8 +1,12 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 /**
  * An error reported by the native core: a malformed batch, an invalid configuration, a closed
  * client or a caught panic. Never a JVM crash: every native failure arrives as this exception.
+ *
+ * <p>Internal, like its package: the sink wraps it before it reaches application code (in {@link
+ * dev.promsink.flink.PrometheusSinkWriteException} or {@link
+ * dev.promsink.flink.PrometheusSinkException}), so applications never need to catch it.
  */
 public final class NativeException extends RuntimeException {
   private static final long serialVersionUID = 1L;

@@ -1,4 +1,4 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 /**
  * Called by the native sender thread before every attempt to send a request, retries included, to

@@ -1,4 +1,4 @@
-package dev.promsink.flink.jni;
+package dev.promsink.flink.internal.jni;
 
 /**
  * Receives the end of one submitted batch. Called exactly once per batch from the native sender
