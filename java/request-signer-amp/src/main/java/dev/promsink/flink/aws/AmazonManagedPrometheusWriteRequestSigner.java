@@ -102,8 +102,7 @@ public class AmazonManagedPrometheusWriteRequestSigner implements PrometheusRequ
               + e.getMessage(),
           e);
     }
-    SdkHttpRequest.Builder request =
-        SdkHttpRequest.builder().method(SdkHttpMethod.POST).uri(s.uri);
+    SdkHttpRequest.Builder request = SdkHttpRequest.builder().method(SdkHttpMethod.POST).uri(s.uri);
     requestHeaders.forEach(
         (name, value) -> {
           if (!name.equalsIgnoreCase("Authorization")) {
@@ -181,9 +180,7 @@ public class AmazonManagedPrometheusWriteRequestSigner implements PrometheusRequ
     }
     if (uri.getHost() == null) {
       throw new IllegalArgumentException(
-          "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl \""
-              + url
-              + "\" has no host");
+          "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl \"" + url + "\" has no host");
     }
     return uri;
   }

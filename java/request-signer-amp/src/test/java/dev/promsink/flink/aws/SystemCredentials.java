@@ -5,10 +5,10 @@ import java.util.Map;
 
 /**
  * AWS credentials for the default provider chain, as the system properties it reads first ({@code
- * aws.accessKeyId}, {@code aws.secretAccessKey}, {@code aws.sessionToken}), with the shared
- * profile files pointed at nothing and the EC2 metadata service off, so that nothing of the
- * machine is used. Restores every property on close. The MiniCluster runs in this JVM, so its
- * task threads see the same properties.
+ * aws.accessKeyId}, {@code aws.secretAccessKey}, {@code aws.sessionToken}), with the shared profile
+ * files pointed at nothing and the EC2 metadata service off, so that nothing of the machine is
+ * used. Restores every property on close. The MiniCluster runs in this JVM, so its task threads see
+ * the same properties.
  */
 final class SystemCredentials implements AutoCloseable {
   private final Map<String, String> saved = new LinkedHashMap<>();

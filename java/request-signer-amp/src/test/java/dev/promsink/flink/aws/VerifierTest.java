@@ -71,8 +71,7 @@ class VerifierTest {
       assertThat(receiver.report().failures())
           .isEqualTo(
               List.of(
-                  "signature mismatch",
-                  "X-Amz-Security-Token missing or not the session token"));
+                  "signature mismatch", "X-Amz-Security-Token missing or not the session token"));
     }
   }
 }
