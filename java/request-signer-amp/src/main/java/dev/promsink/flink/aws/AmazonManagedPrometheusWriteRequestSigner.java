@@ -130,11 +130,11 @@ public class AmazonManagedPrometheusWriteRequestSigner implements PrometheusRequ
     }
   }
 
-  /** The URL and region; never credentials. */
+  /** The URL (its query hidden, as the sink shows it) and region; never credentials. */
   @Override
   public String toString() {
     return "AmazonManagedPrometheusWriteRequestSigner{remoteWriteUrl="
-        + remoteWriteUrl
+        + shown(parseUrl(remoteWriteUrl))
         + ", awsRegion="
         + awsRegion
         + "}";
@@ -154,7 +154,10 @@ public class AmazonManagedPrometheusWriteRequestSigner implements PrometheusRequ
     return s;
   }
 
-  /** {@code url} as a URI, or an exception saying what is wrong with it. */
+  /**
+   * {@code url} as a URI, or an exception saying what is wrong with it. Messages show the URL as
+   * the sink does: its query (often a key) as {@code ?<hidden>}; an unparseable URL is not shown.
+   */
   private static URI parseUrl(String url) {
     if (url == null || url.trim().isEmpty()) {
       throw new IllegalArgumentException(
@@ -165,24 +168,52 @@ public class AmazonManagedPrometheusWriteRequestSigner implements PrometheusRequ
       uri = new URI(url);
     } catch (URISyntaxException e) {
       throw new IllegalArgumentException(
-          "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl \""
-              + url
-              + "\" is not a URL: "
-              + e.getReason(),
-          e);
+          "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl is not a URL: "
+              + e.getReason()
+              + " at index "
+              + e.getIndex());
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.equals("https") && !scheme.equals("http")) {
       throw new IllegalArgumentException(
           "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl \""
-              + url
+              + shown(uri)
               + "\" must be an http or https URL");
+    }
+    if (uri.getRawUserInfo() != null) {
+      throw new IllegalArgumentException(
+          "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl \""
+              + shown(uri)
+              + "\" must not hold user information (user:password@)");
     }
     if (uri.getHost() == null) {
       throw new IllegalArgumentException(
-          "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl \"" + url + "\" has no host");
+          "AmazonManagedPrometheusWriteRequestSigner: remoteWriteUrl \""
+              + shown(uri)
+              + "\" has no host");
     }
     return uri;
+  }
+
+  /** The URL without user information, its query (if any) shown as {@code ?<hidden>}. */
+  private static String shown(URI uri) {
+    StringBuilder s = new StringBuilder();
+    if (uri.getScheme() != null) {
+      s.append(uri.getScheme()).append("://");
+    }
+    if (uri.getHost() != null) {
+      s.append(uri.getHost());
+    }
+    if (uri.getPort() != -1) {
+      s.append(':').append(uri.getPort());
+    }
+    if (uri.getRawPath() != null) {
+      s.append(uri.getRawPath());
+    }
+    if (uri.getRawQuery() != null) {
+      s.append("?<hidden>");
+    }
+    return s.toString();
   }
 
   /** What signing needs in a JVM: the parsed URL, the SDK's signer, the credentials chain. */

@@ -53,7 +53,7 @@ class AmazonManagedPrometheusWriteRequestSignerTest {
         .hasMessage(p + "remoteWriteUrl must not be empty");
     assertThatThrownBy(
             () -> new AmazonManagedPrometheusWriteRequestSigner("http://h/a b", "us-east-1"))
-        .hasMessage(p + "remoteWriteUrl \"http://h/a b\" is not a URL: Illegal character in path");
+        .hasMessage(p + "remoteWriteUrl is not a URL: Illegal character in path at index 10");
     assertThatThrownBy(
             () -> new AmazonManagedPrometheusWriteRequestSigner("ftp://h/write", "us-east-1"))
         .hasMessage(p + "remoteWriteUrl \"ftp://h/write\" must be an http or https URL");
@@ -62,6 +62,17 @@ class AmazonManagedPrometheusWriteRequestSignerTest {
     assertThatThrownBy(
             () -> new AmazonManagedPrometheusWriteRequestSigner("https:///write", "us-east-1"))
         .hasMessage(p + "remoteWriteUrl \"https:///write\" has no host");
+    assertThatThrownBy(
+            () ->
+                new AmazonManagedPrometheusWriteRequestSigner(
+                    "https://u:pw-123@h:8443/write?key=k3y", "us-east-1"))
+        .hasMessage(
+            p
+                + "remoteWriteUrl \"https://h:8443/write?<hidden>\" must not hold user information"
+                + " (user:password@)");
+    assertThatThrownBy(
+            () -> new AmazonManagedPrometheusWriteRequestSigner("ftp://h/w?key=k3y", "us-east-1"))
+        .hasMessage(p + "remoteWriteUrl \"ftp://h/w?<hidden>\" must be an http or https URL");
     assertThatThrownBy(() -> new AmazonManagedPrometheusWriteRequestSigner(URL, null))
         .hasMessage(p + "awsRegion must not be empty");
     assertThatThrownBy(() -> new AmazonManagedPrometheusWriteRequestSigner(URL, ""))
@@ -153,6 +164,16 @@ class AmazonManagedPrometheusWriteRequestSignerTest {
                   + " credentials provider chain: ")
           .hasMessageNotContaining(TOKEN);
     }
+  }
+
+  @Test
+  void toStringHidesTheQuery() {
+    assertThat(
+            new AmazonManagedPrometheusWriteRequestSigner("http://h:9090/w?key=k3y", "us-east-1")
+                .toString())
+        .isEqualTo(
+            "AmazonManagedPrometheusWriteRequestSigner{remoteWriteUrl=http://h:9090/w?<hidden>,"
+                + " awsRegion=us-east-1}");
   }
 
   @Test

@@ -108,8 +108,13 @@ final class SigV4Receiver implements AutoCloseable {
 
   /** POSTs {@code body} with {@code headers} (as a signer left them), returning the status. */
   int post(Map<String, String> headers, byte[] body) {
+    return post(writeUrl(), headers, body);
+  }
+
+  /** POSTs to {@code url} (this receiver's, any path and query). */
+  int post(String url, Map<String, String> headers, byte[] body) {
     HttpRequest.Builder request =
-        HttpRequest.newBuilder(URI.create(writeUrl()))
+        HttpRequest.newBuilder(URI.create(url))
             .timeout(Duration.ofSeconds(30))
             .POST(HttpRequest.BodyPublishers.ofByteArray(body));
     headers.forEach(request::header);

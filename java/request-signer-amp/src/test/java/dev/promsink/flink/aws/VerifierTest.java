@@ -23,11 +23,13 @@ class VerifierTest {
 
   /** The headers the signer adds for {@code body} to the receiver's URL. */
   static Map<String, String> signed(SigV4Receiver receiver, byte[] body) {
+    return signed(receiver.writeUrl(), body);
+  }
+
+  /** The headers the signer adds for {@code body} to {@code url}. */
+  static Map<String, String> signed(String url, byte[] body) {
     Map<String, String> headers = sinkHeaders();
-    new AmazonManagedPrometheusWriteRequestSigner(receiver.writeUrl(), REGION)
-        .addSignatureHeaders(headers, body);
-    // The JDK's client sets these itself.
-    headers.remove("Host");
+    new AmazonManagedPrometheusWriteRequestSigner(url, REGION).addSignatureHeaders(headers, body);
     return headers;
   }
 
@@ -55,6 +57,23 @@ class VerifierTest {
               "x-amz-content-sha256 is not the body's SHA-256",
               "signature mismatch",
               "signature mismatch");
+    }
+  }
+
+  @Test
+  void coversThePathAndQuery() throws Exception {
+    try (SystemCredentials c = new SystemCredentials(KEY, SECRET, TOKEN);
+        SigV4Receiver receiver = new SigV4Receiver(KEY, SECRET, TOKEN, REGION, 0, 500)) {
+      String url = receiver.writeUrl() + "?tenant=a%20b&z=1&b=%2F";
+      assertThat(receiver.post(url, signed(url, EMPTY_REQUEST), EMPTY_REQUEST)).isEqualTo(204);
+      // Signed for another query or path than the one sent.
+      String other = receiver.writeUrl() + "?tenant=c";
+      assertThat(receiver.post(other, signed(url, EMPTY_REQUEST), EMPTY_REQUEST)).isEqualTo(403);
+      String path = receiver.writeUrl().replace("/api/v1/write", "/api/v1/push");
+      assertThat(receiver.post(path, signed(receiver, EMPTY_REQUEST), EMPTY_REQUEST))
+          .isEqualTo(403);
+      assertThat(receiver.report().failures())
+          .containsExactly("signature mismatch", "signature mismatch");
     }
   }
 
