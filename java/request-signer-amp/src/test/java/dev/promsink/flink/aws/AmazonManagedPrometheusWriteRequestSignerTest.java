@@ -8,11 +8,14 @@ import java.io.ByteArrayOutputStream;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class AmazonManagedPrometheusWriteRequestSignerTest {
   static final String URL =
@@ -162,6 +165,37 @@ class AmazonManagedPrometheusWriteRequestSignerTest {
           .hasMessageStartingWith(
               "AmazonManagedPrometheusWriteRequestSigner: no AWS credentials from the default"
                   + " credentials provider chain: ")
+          .hasMessageNotContaining(TOKEN);
+    }
+    // A secret key and a token but no key id.
+    try (SystemCredentials c = new SystemCredentials(null, SECRET, TOKEN)) {
+      AmazonManagedPrometheusWriteRequestSigner signer =
+          new AmazonManagedPrometheusWriteRequestSigner(URL, "eu-west-1");
+      assertThatThrownBy(() -> signer.addSignatureHeaders(sinkHeaders(), new byte[0]))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageStartingWith(
+              "AmazonManagedPrometheusWriteRequestSigner: no AWS credentials from the default"
+                  + " credentials provider chain: ")
+          .hasMessageNotContaining(SECRET)
+          .hasMessageNotContaining(TOKEN);
+    }
+  }
+
+  @Test
+  void anIncompleteProfileFailsWithoutShowingItsSecrets(@TempDir Path dir) throws Exception {
+    // The profile holds a secret key and a token but no key id: the SDK says what is missing.
+    Path file = dir.resolve("credentials");
+    Files.writeString(
+        file,
+        "[default]\naws_secret_access_key = " + SECRET + "\naws_session_token = " + TOKEN + "\n");
+    try (SystemCredentials c = new SystemCredentials(null, null, null)) {
+      c.credentialsFile(file.toString());
+      AmazonManagedPrometheusWriteRequestSigner signer =
+          new AmazonManagedPrometheusWriteRequestSigner(URL, "eu-west-1");
+      assertThatThrownBy(() -> signer.addSignatureHeaders(sinkHeaders(), new byte[0]))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("Profile property 'aws_access_key_id' was not configured")
+          .hasMessageNotContaining(SECRET)
           .hasMessageNotContaining(TOKEN);
     }
   }

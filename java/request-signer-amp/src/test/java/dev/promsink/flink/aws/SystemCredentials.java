@@ -28,6 +28,11 @@ final class SystemCredentials implements AutoCloseable {
     set("aws.sessionToken", sessionToken);
   }
 
+  /** Points the shared credentials file at {@code path}. */
+  void credentialsFile(String path) {
+    set("aws.sharedCredentialsFile", path);
+  }
+
   private void set(String name, String value) {
     saved.putIfAbsent(name, System.getProperty(name));
     if (value == null) {
