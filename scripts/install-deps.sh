@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test promsink: the real receivers used by the
 # tests and the demo (Debian packages prometheus and victoria-metrics), Maven, a JDK, Python 3
-# with pytest, iproute2. Rust (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
+# with pytest and botocore, iproute2. Rust (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -39,6 +39,11 @@ if [ "${1:-}" != "--demo" ]; then
   # pytest runs the standalone-cluster tests (tests/cluster).
   python3 -m pytest --version >/dev/null 2>&1 \
     || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore pytest
+  # botocore verifies the AWS SigV4 signatures of the Amazon Managed Prometheus signer's tests
+  # (java/request-signer-amp/src/test/python/sigv4_receiver.py): an implementation independent
+  # of the AWS SDK for Java that signs.
+  python3 -c "import botocore" >/dev/null 2>&1 \
+    || python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore botocore
 fi
 # The Debian package may start its own Prometheus service on :9090; tests use their own ports
 # on 127.0.0.1 and never that one.
