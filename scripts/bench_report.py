@@ -15,6 +15,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+
+# The native memory bound of docs/design.md per writer, with the builder's defaults:
+# lanes x 512 KiB + (batches in flight + 3 x lanes) x batch size x 180 bytes.
+BOUND_MIB = (32 * 512 * 1024 + (96 + 3 * 32) * 500 * 180) / 2**20
+
 def rows(path):
     if not os.path.exists(path):
         return []
@@ -98,6 +103,9 @@ def main(out, md_path, png_path, command):
         "",
     ]
 
+    header_end = len(lines)
+    targets = []  # (target, measured, met)
+
     # ---- 1. the ratio table
     data = comparison(compare)
     lines += [
@@ -130,6 +138,16 @@ def main(out, md_path, png_path, command):
                 if d["apache"]["rate"] and d["promsink"]["rate"]]
         pro = [d["promsink"]["per_req_counters"] for d in reps]
         pra = [d["apache"]["per_req_receiver"] for d in reps]
+        whole_ratio = statistics.median(a / o for a, o in zip(wa, wo))
+        sink_ratio = statistics.median(a / o for a, o in zip(sa, so))
+        need = 10 if key[0] == "W1" else 8
+        targets.append((f"whole job, {key[0]} par {key[1]}: at least {need}x less CPU than Apache's",
+                        f"{whole_ratio:.1f}x", whole_ratio >= need))
+        targets.append((f"sink only, {key[0]} par {key[1]}: at least 8x less CPU than Apache's",
+                        f"{sink_ratio:.1f}x", sink_ratio >= 8))
+        per_request = statistics.median(pro)
+        targets.append((f"samples/request, {key[0]} par {key[1]}: at least 95% of 500 (475)",
+                        f"{per_request:.0f}", per_request >= 475))
         lines.append(
             f"| {key[0]} | {key[1]} | {cell(wo)} | {cell(wa)} | {cell([a / o for a, o in zip(wa, wo)], '{:.1f}x')} "
             f"| {cell(so)} | {cell(sa)} | {cell([a / o for a, o in zip(sa, so)], '{:.1f}x')} "
@@ -158,16 +176,16 @@ def main(out, md_path, png_path, command):
                 f"| {f'{peak / 2**20:.1f} MiB' if kind == 'promsink' else '-'} |")
     lines += [
         "",
-        "promsink's requests carry fewer than 500 samples on average because of its adaptive lanes: a",
-        "client starts with one lane and, when its requests are saturated, tries two (a trial, undone",
-        "when it does not pay and retried after 30 s); with two lanes every 500-sample batch is split",
-        "by series between the lanes, and a lane sends what is pending without waiting to fill a",
-        "request, so trial windows send requests of about half a batch. With one lane a request is a",
-        "whole batch (500); Apache's connector always sends one whole batch per request.",
+        "promsink's requests: a client starts with one lane and, while its requests are saturated,",
+        "tries more (a trial, undone when it does not pay and retried after 30 s); with several lanes",
+        "every batch is split by series between them, and a lane's request that is not full waits up",
+        "to `setRequestLingerMs` (5 ms) for the next batches' share before it is sent. Apache's",
+        "connector always sends one whole batch per request.",
         "",
         "Peak native memory: what promsink's native library held at most during the run (all writers",
-        "of the JVM), against the bound of docs/design.md with the defaults: 12.2 MiB per writer",
-        "(12 lanes, 36 batches in flight, batch 500), so 12.2 MiB at parallelism 1 and 24.4 MiB at 2.",
+        f"of the JVM), against the bound of docs/design.md with the defaults: {BOUND_MIB:.1f} MiB per writer",
+        f"(32 lanes, 96 batches in flight, batch 500), so {BOUND_MIB:.1f} MiB at parallelism 1 and",
+        f"{2 * BOUND_MIB:.1f} MiB at 2.",
         "",
         "Apache's record type has no Flink type information of its own, so Flink ships it through",
         "keyBy with Kryo (generic type); promsink's has its own serializer. That cost is in Apache's",
@@ -225,6 +243,9 @@ def main(out, md_path, png_path, command):
         if fl is None:
             continue
         ns = [v * 1000 for v in sink_only_ours[key]]
+        over = statistics.median(v / fl for v in ns)
+        targets.append((f"sink only, {key[0]} par {key[1]}: at most 1.5x the native floor",
+                        f"{over:.1f}x ({statistics.median(ns):.0f} ns over {fl:.0f})", over <= 1.5))
         lines.append(f"| {key[0]} | {key[1]} | {cell(ns, '{:.0f}')} | {fl:.0f} | {cell([v / fl for v in ns], '{:.1f}x')} |")
     lines.append("")
 
@@ -281,10 +302,11 @@ def main(out, md_path, png_path, command):
                   "(`-XX:+DumpPerfMapAtExit` names the JIT-compiled Java methods, so Java and native frames",
                   "share one table). Self time: the frame on top of the stack.", ""]
         lines += ["How to read it: the sink task's thread also deserializes the records that keyBy ships",
-                  "(`PrometheusTimeSeriesSerializer.deserialize`/`readString`, promsink's record serializer)",
-                  "and the source task serializes them (`writeString`) and builds them (benchmark source,",
-                  "`Long.getChars`, `String.charAt`); that work is the same with a discarding sink and is not",
-                  "the sink's. The sink's own work is `BatchEncoder` (records into the JNI batch buffer),",
+                  "(`PrometheusTimeSeriesSerializer.deserialize`, promsink's record serializer: one copy of",
+                  "the record's bytes) and the source task builds them (benchmark source, `Long.getChars`;",
+                  "`SeriesEntry.encode`, the record builder writing the series in its wire form) and",
+                  "serializes them; that work is the same with a discarding sink and is not the sink's.",
+                  "The sink's own work is `BatchEncoder` (records' bytes copied into the JNI batch buffer),",
                   "Flink's `AsyncSinkWriter` bookkeeping, and the native library (parse, validate, encode,",
                   "snappy, HTTP on the `promsink-sender` lane threads).", ""]
         if prof.get("perf_part"):
@@ -319,6 +341,20 @@ def main(out, md_path, png_path, command):
                 "Java samples by thread (JFR): " + ", ".join(f"{k} {float(p):.0f}%" for p, k in prof.get("jfr_thread", [])) + ".", ""]
 
     lines += ["![benchmarks](benchmarks.png)", ""]
+    for scenario in ("steady", "throttled"):
+        got = [g for k, gs in groups.items() if k[0] == scenario and k[1] == "adaptive" and k[2] == 32
+               for g in gs]
+        if got:
+            whole, steady = statistics.median(g[0] for g in got), statistics.median(g[4] for g in got)
+            targets.append((f"distant receiver (50 ms), {scenario}, defaults: at least 250,000 samples/s "
+                            "per subtask, 0 order violations",
+                            f"{whole:,.0f} whole run, {steady:,.0f} second half, "
+                            f"{sum(g[2] for g in got)} violations", steady >= 250_000 and not any(g[2] for g in got)))
+    if targets:
+        lines[header_end:header_end] = [
+            "## Targets of issue 12 (computed from the runs below)", "",
+            "| target | measured (median) | met |", "|---|---|---|",
+            *[f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in targets], ""]
     with open(md_path, "w") as f:
         f.write("\n".join(lines))
 

@@ -34,7 +34,7 @@ public class PrometheusSinkBuilder
   public static final int DEFAULT_SOCKET_TIMEOUT_MS = 5000;
 
   /** Default number of sending lanes of each sink writer. */
-  public static final int DEFAULT_SENDING_LANES = 12;
+  public static final int DEFAULT_SENDING_LANES = 32;
 
   /** Largest number of sending lanes. */
   public static final int MAX_SENDING_LANES = 64;

@@ -47,6 +47,54 @@ final class SeriesEntry {
       double[] values,
       long[] timestamps,
       int samples) {
+    byte[] ascii =
+        encodeAscii(metricName, labelNames, labelValues, labels, values, timestamps, samples);
+    return ascii != null
+        ? ascii
+        : encodeUtf8(metricName, labelNames, labelValues, labels, values, timestamps, samples);
+  }
+
+  /**
+   * The entry in one pass over the characters when every string is ASCII (one byte per char, as
+   * metric and label names must be and values nearly always are), else null.
+   */
+  private static byte[] encodeAscii(
+      String metricName,
+      String[] labelNames,
+      String[] labelValues,
+      int labels,
+      double[] values,
+      long[] timestamps,
+      int samples) {
+    long size = HEADER + 4L + length(metricName) + (long) SAMPLE * samples;
+    for (int i = 0; i < labels; i++) {
+      size += 8L + length(labelNames[i]) + length(labelValues[i]);
+    }
+    if (size > MAX_BYTES) {
+      return null;
+    }
+    byte[] entry = new byte[(int) size];
+    int pos = writeAscii(metricName, entry, HEADER);
+    for (int i = 0; i < labels && pos >= 0; i++) {
+      pos = writeAscii(labelNames[i], entry, pos);
+      pos = pos < 0 ? pos : writeAscii(labelValues[i], entry, pos);
+    }
+    if (pos < 0) {
+      return null;
+    }
+    writeCounts(entry, labels, samples);
+    writeSamples(entry, pos, values, timestamps, samples);
+    return entry;
+  }
+
+  private static byte[] encodeUtf8(
+      String metricName,
+      String[] labelNames,
+      String[] labelValues,
+      int labels,
+      double[] values,
+      long[] timestamps,
+      int samples) {
     long size = HEADER + 4L + utf8Length(metricName) + (long) SAMPLE * samples;
     for (int i = 0; i < labels; i++) {
       size += 8L + utf8Length(labelNames[i]) + utf8Length(labelValues[i]);
@@ -56,20 +104,51 @@ final class SeriesEntry {
           "a time series of " + size + " bytes is larger than " + MAX_BYTES);
     }
     byte[] entry = new byte[(int) size];
-    INT.set(entry, 0, entry.length - 4);
-    INT.set(entry, 4, samples);
-    INT.set(entry, 8, labels);
+    writeCounts(entry, labels, samples);
     int pos = writeString(metricName, entry, HEADER);
     for (int i = 0; i < labels; i++) {
       pos = writeString(labelNames[i], entry, pos);
       pos = writeString(labelValues[i], entry, pos);
     }
+    writeSamples(entry, pos, values, timestamps, samples);
+    return entry;
+  }
+
+  private static void writeCounts(byte[] entry, int labels, int samples) {
+    INT.set(entry, 0, entry.length - 4);
+    INT.set(entry, 4, samples);
+    INT.set(entry, 8, labels);
+  }
+
+  private static void writeSamples(
+      byte[] entry, int pos, double[] values, long[] timestamps, int samples) {
     for (int i = 0; i < samples; i++) {
       LONG.set(entry, pos, Double.doubleToRawLongBits(values[i]));
       LONG.set(entry, pos + 8, timestamps[i]);
       pos += SAMPLE;
     }
-    return entry;
+  }
+
+  private static int length(String s) {
+    return s == null ? 0 : s.length();
+  }
+
+  /**
+   * Writes the u32 length and the chars of {@code s} (null: empty) at {@code pos} as bytes and
+   * returns the offset after them, or -1 at the first char that is not ASCII.
+   */
+  private static int writeAscii(String s, byte[] out, int pos) {
+    int n = length(s);
+    int at = pos + 4;
+    for (int i = 0; i < n; i++) {
+      char c = s.charAt(i);
+      if (c >= 0x80) {
+        return -1;
+      }
+      out[at++] = (byte) c;
+    }
+    INT.set(out, pos, n);
+    return at;
   }
 
   static int sampleCount(byte[] entry) {

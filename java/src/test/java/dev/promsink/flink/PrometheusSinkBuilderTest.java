@@ -26,7 +26,7 @@ class PrometheusSinkBuilderTest {
     assertThat(sink.toString())
         .startsWith(
             "PrometheusSink{maxBatchSizeInSamples=500, maxRecordSizeInSamples=500,"
-                + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightBatches=36,"
+                + " maxBufferedRequests=1000, maxTimeInBufferMS=5000, maxInFlightBatches=96,"
                 + " metricGroupName=Prometheus, requestSigner=none, native={");
     assertThat(sink.nativeOptions())
         .containsEntry("url", URL)
@@ -35,7 +35,7 @@ class PrometheusSinkBuilderTest {
         .containsEntry("retry.max_delay_ms", "5000")
         .containsEntry("retry.max_retries", "100")
         .containsEntry("on_max_retries_exceeded", "FAIL")
-        .containsEntry("lanes", "12")
+        .containsEntry("lanes", "32")
         .containsEntry("lanes.adaptive", "true")
         .containsEntry("max_request_samples", "500")
         .containsEntry("linger_ms", "5")
@@ -327,7 +327,7 @@ class PrometheusSinkBuilderTest {
 
   @Test
   void batchesInFlightFollowTheLanesUnlessSet() {
-    assertThat(valid().build().toString()).contains("maxInFlightBatches=36,");
+    assertThat(valid().build().toString()).contains("maxInFlightBatches=96,");
     assertThat(valid().setMaxInFlightRequests(3).build().toString())
         .contains("maxInFlightBatches=3,");
     assertThat(valid().setSendingLanes(16).build().toString()).contains("maxInFlightBatches=48,");
