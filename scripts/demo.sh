@@ -20,14 +20,16 @@ devices=${DEMO_DEVICES:-200}
 port=${DEMO_PORT:-19090}
 
 scripts/install-deps.sh --demo >/dev/null
-# Plain output in logs: no colours from cargo or Maven.
+# Plain output in logs: no colours from cargo or Maven. Debian's Maven 3.8 prints colour resets
+# even in batch mode (-B, style.color=never), so its output goes through `plain`.
 export CARGO_TERM_COLOR=never
+plain() { sed -u 's/\x1b\[[0-9;]*m//g'; }
 if [ ! -f target/release/libpromsink.so ]; then
   echo "== first build: cargo compiles the native library (release) first, about 5 minutes on 2 cores"
 fi
 echo "== building the connector for Flink $flink_version into ~/.m2 (cargo release + mvn install, no tests)"
 mvn -B -q -ntp -Dstyle.color=never -Dmaven.test.skip=true -Dspotless.check.skip=true \
-  -pl "$module" -am install
+  -pl "$module" -am install 2>&1 | plain
 
 work=$(mktemp -d)
 cleanup() {
@@ -50,7 +52,7 @@ echo "== Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') re
 
 echo "== running the example job on Flink $flink_version (MiniCluster, sink parallelism 2, $seconds s)"
 mvn -B -q -ntp -Dstyle.color=never -f java/example/pom.xml -Plocal "-Pflink-$line" compile exec:exec \
-  -Djob.args="--url http://127.0.0.1:$port/api/v1/write --devices $devices --ticks $seconds"
+  -Djob.args="--url http://127.0.0.1:$port/api/v1/write --devices $devices --ticks $seconds" 2>&1 | plain
 
 echo "== What arrived in Prometheus"
 python3 - "$port" <<'PY'

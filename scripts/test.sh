@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# Debian's Maven 3.8 prints colour resets even in batch mode: its output goes through `plain`.
+plain() { sed -u 's/\x1b\[[0-9;]*m//g'; }
 
 # A property of a pom (its first definition): one place for the Flink versions of each line.
 pom_value() { sed -n "s:.*<$1>\(.*\)</$1>.*:\1:p" "$2" | head -1; }
@@ -53,7 +55,7 @@ PROMSINK_PROMETHEUS3=$(cat target/prepare/prometheus3.out)
 export PROMSINK_PROMETHEUS3
 echo "== mvn install: the native library (release), then per Flink line (java/flink-1.20 on Flink"
 echo "   $(pom_value flink.version java/flink-1.20/pom.xml), java/flink-2 on Flink $(pom_value flink.version java/flink-2/pom.xml)): JUnit, the artifact; spotless"
-mvn -B -ntp install
+mvn -B -ntp install 2>&1 | plain
 
 echo "== standalone Flink clusters: the example job (java/example) as a fat jar, bin/flink run;"
 echo "   a SQL script with the connector jar, bin/sql-client.sh -f"
@@ -61,7 +63,7 @@ ready "$flink_dists" flink-dist
 mkdir -p target/cluster
 runs="" recovery_runs="" sql_runs=""
 for line in 1.20 2; do
-  mvn -B -ntp -q -f java/example/pom.xml -Pflink-$line clean package
+  mvn -B -ntp -q -f java/example/pom.xml -Pflink-$line clean package 2>&1 | plain
   jar="target/cluster/promsink-example-$line.jar"
   cp java/example/target/promsink-example.jar "$jar"
   tested=$(scripts/flink-dist.sh "$(pom_value flink.version "java/flink-$line/pom.xml")")
