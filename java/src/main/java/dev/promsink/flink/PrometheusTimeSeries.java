@@ -39,6 +39,14 @@ public final class PrometheusTimeSeries implements Serializable {
   private final boolean hasMetricName;
 
   /**
+   * The series key ({@link SeriesEntry#key}), once known; {@link #keyIsZero} tells a key of 0 from
+   * one not yet computed. Racy like {@code String.hash}: a thread that sees neither computes it.
+   */
+  private transient int key;
+
+  private transient boolean keyIsZero;
+
+  /**
    * Creates a time series from copies of the arrays; {@code null} arrays are treated as empty.
    *
    * <p>Prefer {@link #builder()}.
@@ -84,6 +92,24 @@ public final class PrometheusTimeSeries implements Serializable {
       throw new java.io.InvalidObjectException("Corrupt PrometheusTimeSeries: no entry");
     }
     SeriesEntry.check(entry);
+  }
+
+  /** The key of the series: {@link SeriesEntry#key} of the entry, computed once. */
+  int key() {
+    int k = key;
+    if (k == 0 && !keyIsZero) {
+      k = SeriesEntry.key(entry);
+      setKey(k);
+    }
+    return k;
+  }
+
+  private void setKey(int k) {
+    if (k == 0) {
+      keyIsZero = true;
+    } else {
+      key = k;
+    }
   }
 
   /** The entry itself, for the sink's own read-only use (no copy). */
@@ -441,7 +467,22 @@ public final class PrometheusTimeSeries implements Serializable {
      * @return a new immutable time series holding what was added, in order
      */
     public PrometheusTimeSeries build() {
-      return new PrometheusTimeSeries(entry(), metricName != null);
+      PrometheusTimeSeries series = new PrometheusTimeSeries(entry(), metricName != null);
+      series.setKey(key());
+      return series;
+    }
+
+    /**
+     * {@link SeriesEntry#key} from the strings, whose hashes Java caches (label names are mostly
+     * constants): cheaper than reading the entry's bytes again.
+     */
+    private int key() {
+      int k = metricName == null ? 0 : metricName.hashCode();
+      for (int i = 0; i < labels; i++) {
+        k = 31 * k + labelNames[i].hashCode();
+        k = 31 * k + labelValues[i].hashCode();
+      }
+      return k;
     }
   }
 }

@@ -40,8 +40,8 @@ public class PrometheusTimeSeriesLabelsAndMetricNameKeySelector
    */
   @Override
   public Integer getKey(PrometheusTimeSeries timeSeries) {
-    // Computed from the record's bytes (ASCII without making strings): the same value as hashing
-    // the strings.
-    return SeriesEntry.key(timeSeries.entry());
+    // Known from the builder's strings, or computed once from the record's bytes (ASCII without
+    // making strings): the same value either way.
+    return timeSeries.key();
   }
 }

@@ -91,7 +91,12 @@ class PrometheusTimeSeriesLabelsAndMetricNameKeySelectorTest {
         b.addLabel(c[i], c[i + 1]);
         expected = 31 * (31 * expected + c[i].hashCode()) + c[i + 1].hashCode();
       }
-      assertThat(selector.getKey(b.build())).as(String.join(",", c)).isEqualTo(expected);
+      PrometheusTimeSeries built = b.build();
+      // From the builder's strings, and from the bytes alone (a record read by the serializer).
+      assertThat(selector.getKey(built)).as(String.join(",", c)).isEqualTo(expected);
+      PrometheusTimeSeries read = PrometheusTimeSeries.ofEntry(built.entry(), true);
+      assertThat(selector.getKey(read)).as(String.join(",", c)).isEqualTo(expected);
+      assertThat(selector.getKey(read)).as("computed once, then kept").isEqualTo(expected);
     }
   }
 
