@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test promsink: the real receivers used by the
 # tests and the demo (Debian packages prometheus and victoria-metrics), Maven, a JDK, Python 3
-# with pytest and botocore, iproute2. Rust (cargo, rustfmt, clippy) comes with the machine image. Idempotent: installs only what is missing.
+# with pytest and botocore, iproute2, and the aarch64 cross toolchain. Rust (cargo, rustfmt,
+# clippy) comes with the machine image. Idempotent: installs only what is missing.
 set -euo pipefail
 
 need=()
@@ -17,11 +18,24 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 
+# The linux-aarch64 cross-build (scripts/native-aarch64.sh): Debian's rustc-web (a current Rust,
+# bookworm-security) with its standard library for the host and, as a multiarch package, for
+# arm64; the aarch64 linker and libc; qemu-user and Debian's arm64 libc to run the aarch64 tests. Not rustup's
+# `rustup target add`, which downloads from Rust's own server.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+add_arm64=""
+dpkg --print-foreign-architectures | grep -qx arm64 || add_arm64=yes
+for package in rustc-web libstd-rust-web-dev:amd64 libstd-rust-web-dev:arm64 \
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libc6:arm64; do
+  installed "$package" || need+=("$package")
+done
+
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
+  if [ -n "$add_arm64" ]; then $sudo dpkg --add-architecture arm64; fi
   $sudo apt-get update -q
   # --no-install-recommends keeps the Prometheus exporters and their services off the machine.
   $sudo apt-get install -y -q --no-install-recommends "${need[@]}"

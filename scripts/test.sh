@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of promsink: Rust formatting and lints, cargo tests (parser, validation,
-# encoder, classification, retry, HTTP client, fuzzing), a valgrind leak check, the Java
+# encoder, classification, retry, HTTP client, fuzzing), the same cargo tests cross-built for
+# aarch64 and run under qemu-user (scripts/native-aarch64.sh), a valgrind leak check, the Java
 # formatter check, the whole JUnit suite once per Flink line (Flink 1.20 and Flink 2, including
 # MiniCluster jobs against a real Prometheus and VictoriaMetrics that the tests start on
 # 127.0.0.1, Prometheus 2.42 and 3), then the example job packaged as a user packages it and
@@ -47,13 +48,15 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test (includes a 20,000-input fuzz run of the batch parser)"
 cargo test --workspace
+echo "== cargo test for linux-aarch64: cross-built, each test binary under qemu-aarch64"
+scripts/native-aarch64.sh test
 echo "== leak check of the native client lifecycle under valgrind"
 scripts/leak-check.sh
 echo "== waiting for the Prometheus 3 build (first run only)"
 ready "$prometheus3_build" prometheus3
 PROMSINK_PROMETHEUS3=$(cat target/prepare/prometheus3.out)
 export PROMSINK_PROMETHEUS3
-echo "== mvn install: the native library (release), then per Flink line (java/flink-1.20 on Flink"
+echo "== mvn install: the native library (release, x86_64 and aarch64), then per Flink line (java/flink-1.20 on Flink"
 echo "   $(pom_value flink.version java/flink-1.20/pom.xml), java/flink-2 on Flink $(pom_value flink.version java/flink-2/pom.xml)): JUnit, the artifact; spotless"
 mvn -B -ntp install 2>&1 | plain
 

@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 
 /// Set for the run inside the namespace, to the network namespace of the run that created it.
 const INSIDE: &str = "PROMSINK_DNS_TEST_OUTER_NETNS";
+/// The command (words separated by spaces) that runs this test binary, if the host cannot run it
+/// directly: `qemu-aarch64 -L /usr/aarch64-linux-gnu` for the aarch64 build.
+const RUNNER: &str = "PROMSINK_TEST_RUNNER";
 /// A name in no hosts file: only DNS can answer it.
 const HOST: &str = "metrics.promsink.test";
 const URL: &str = "http://metrics.promsink.test:9090/api/v1/write";
@@ -55,8 +58,12 @@ fn netns() -> String {
 /// unless it passed there. Never passes without having run the check.
 fn run_in_a_namespace(test: &str) {
     let resolv_conf = std::fs::read("/etc/resolv.conf").ok();
+    // A cross-built test binary (scripts/native-aarch64.sh) runs under an emulator the host
+    // cannot start it without: the same one runs it again in the namespace.
+    let runner = std::env::var(RUNNER).unwrap_or_default();
     let mut child = Command::new("unshare")
         .args(["--net", "--mount", "--propagation", "private", "--"])
+        .args(runner.split_whitespace())
         .arg(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(INSIDE, netns())

@@ -32,7 +32,10 @@ import org.slf4j.LoggerFactory;
  *   <li>The file named by the system property {@value #LIBRARY_PROPERTY}, loaded in place (no copy,
  *       so it works where the temporary folder is mounted {@code noexec}). When the property is
  *       set, the jar's library is never used: a wrong path is an error, not a silent fallback.
- *   <li>The jar's library ({@code native/<os>-<arch>/libpromsink.so}), copied into a new private
+ *   <li>The jar's library for this JVM's {@code os.name} and {@code os.arch} ({@code
+ *       native/<os>-<arch>/libpromsink.so}: the jar holds {@code linux-x86_64} and {@code
+ *       linux-aarch64}; {@code os.arch} {@code amd64} or {@code x86_64} picks the first, {@code
+ *       aarch64} or {@code arm64} the second), copied into a new private
  *       folder in {@code java.io.tmpdir} (random name, owner-only permissions from its creation,
  *       one per load), loaded, and deleted with its folder at once (the mapping stays valid);
  *       {@code deleteOnExit} is the fallback if deleting fails.
@@ -51,7 +54,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #loadedLibrary()} tells which way was used; it is also logged once at INFO. If every
  * way fails, one {@link UnsatisfiedLinkError} names the platform and each way tried with its
- * reason.
+ * reason: on a platform the jar has no library for (another operating system or architecture),
+ * the resource path looked up, the platforms the jar does hold, and how to give a library built
+ * for this platform ({@code java.library.path} or {@value #LIBRARY_PROPERTY}).
  */
 public final class NativeLibraryLoader {
   /** System property naming a library file to use instead of the bundled one. */
@@ -59,6 +64,12 @@ public final class NativeLibraryLoader {
 
   private static final Logger LOG = LoggerFactory.getLogger(NativeLibraryLoader.class);
   private static final String NAME = "promsink";
+
+  /**
+   * The platforms the build bundles a library for ({@code native/<platform>/libpromsink.so}): the
+   * host build and the aarch64 cross-build of {@code scripts/native-aarch64.sh}.
+   */
+  static final List<String> PLATFORMS = List.of("linux-x86_64", "linux-aarch64");
 
   /** The prefix of the private folders; the rest of the name is random. */
   static final String FOLDER_PREFIX = "promsink-";
@@ -215,7 +226,9 @@ public final class NativeLibraryLoader {
     failures.add(
         "the jar resource "
             + resource
-            + ": this jar has no native library for this platform (it holds linux-x86_64)");
+            + ": this jar has no native library for this platform (it holds "
+            + bundledPlatforms()
+            + ")");
 
     // 4. No jar library for this platform, and another class loader holds the file on
     // java.library.path: a private copy of that file.
@@ -363,10 +376,35 @@ public final class NativeLibraryLoader {
     }
   }
 
-  /** {@code <os>-<arch>}, e.g. {@code linux-x86_64}. */
+  /**
+   * The platforms of {@link #PLATFORMS} whose library this jar (or classes folder) holds, e.g.
+   * {@code "linux-x86_64, linux-aarch64"}, or {@code "none"}.
+   */
+  static String bundledPlatforms() {
+    List<String> held = new ArrayList<>();
+    for (String platform : PLATFORMS) {
+      String resource = "/native/" + platform + "/" + System.mapLibraryName(NAME);
+      if (NativeLibraryLoader.class.getResource(resource) != null) {
+        held.add(platform);
+      }
+    }
+    return held.isEmpty() ? "none" : String.join(", ", held);
+  }
+
+  /** {@code <os>-<arch>} of this JVM, e.g. {@code linux-x86_64}. */
   static String platform() {
-    String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-    String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+    return platform(System.getProperty("os.name", ""), System.getProperty("os.arch", ""));
+  }
+
+  /**
+   * {@code <os>-<arch>} for these values of {@code os.name} and {@code os.arch}: the folder under
+   * {@code native/} the jar's library for that platform is in. Both names of an architecture map
+   * to one folder ({@code amd64}, as Linux JVMs say, and {@code x86_64} to {@code x86_64}; {@code
+   * aarch64}, as Linux JVMs say, and {@code arm64} to {@code aarch64}); others are kept as they are.
+   */
+  static String platform(String osProperty, String archProperty) {
+    String os = osProperty.toLowerCase(Locale.ROOT);
+    String arch = archProperty.toLowerCase(Locale.ROOT);
     String osName =
         os.contains("linux") ? "linux" : os.contains("mac") ? "macos" : os.replace(' ', '_');
     String archName =

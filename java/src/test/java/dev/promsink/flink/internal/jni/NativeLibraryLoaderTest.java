@@ -150,6 +150,72 @@ class NativeLibraryLoaderTest {
   @Test
   void platformNameIsOsAndArch() {
     assertThat(NativeLibraryLoader.platform()).isIn("linux-x86_64", "linux-aarch64");
+    assertThat(NativeLibraryLoader.platform())
+        .isEqualTo(
+            NativeLibraryLoader.platform(
+                System.getProperty("os.name"), System.getProperty("os.arch")));
+  }
+
+  @Test
+  void bothNamesOfAnArchitecturePickOneBundledFolder() {
+    // Linux JVMs say amd64 and aarch64; x86_64 and arm64 are the other names in use.
+    assertThat(NativeLibraryLoader.platform("Linux", "amd64")).isEqualTo("linux-x86_64");
+    assertThat(NativeLibraryLoader.platform("Linux", "x86_64")).isEqualTo("linux-x86_64");
+    assertThat(NativeLibraryLoader.platform("Linux", "aarch64")).isEqualTo("linux-aarch64");
+    assertThat(NativeLibraryLoader.platform("Linux", "arm64")).isEqualTo("linux-aarch64");
+    // Platforms without a bundled library keep a name of their own, for the error message.
+    assertThat(NativeLibraryLoader.platform("Linux", "riscv64")).isEqualTo("linux-riscv64");
+    assertThat(NativeLibraryLoader.platform("Linux", "ppc64le")).isEqualTo("linux-ppc64le");
+    assertThat(NativeLibraryLoader.platform("Mac OS X", "aarch64")).isEqualTo("macos-aarch64");
+    assertThat(NativeLibraryLoader.platform("Windows 11", "amd64")).isEqualTo("windows_11-x86_64");
+  }
+
+  /** The ELF machine (e_machine) of a library: 62 is x86-64, 183 is AArch64. */
+  private static int elfMachine(byte[] library) {
+    assertThat(library).startsWith(0x7f, 'E', 'L', 'F');
+    return (library[18] & 0xff) | (library[19] & 0xff) << 8;
+  }
+
+  @Test
+  void theBuildBundlesALibraryForEachPlatformBuiltForThatMachine() throws Exception {
+    // -Dnative.aarch64.skip builds the x86_64 library only (the poms pass the flag on).
+    boolean aarch64Skipped = Boolean.getBoolean("promsink.native.aarch64.skip");
+    assertThat(NativeLibraryLoader.bundledPlatforms())
+        .isEqualTo(aarch64Skipped ? "linux-x86_64" : "linux-x86_64, linux-aarch64");
+    try (InputStream in =
+        NativeLibraryLoader.class.getResourceAsStream("/native/linux-x86_64/libpromsink.so")) {
+      assertThat(elfMachine(in.readAllBytes())).isEqualTo(62);
+    }
+    if (!aarch64Skipped) {
+      try (InputStream in =
+          NativeLibraryLoader.class.getResourceAsStream("/native/linux-aarch64/libpromsink.so")) {
+        assertThat(elfMachine(in.readAllBytes())).isEqualTo(183);
+      }
+    }
+  }
+
+  @Test
+  void onAPlatformWithoutABundledLibraryOneErrorNamesItThePathsTriedAndTheOverride()
+      throws Exception {
+    Path empty = Files.createTempDirectory(scratch, "empty");
+    Child child = probe(List.of("-Dos.arch=riscv64"), empty, null, "app");
+    assertThat(child.results()).hasSize(1);
+    String expectedHeld =
+        Boolean.getBoolean("promsink.native.aarch64.skip")
+            ? "linux-x86_64"
+            : "linux-x86_64, linux-aarch64";
+    assertThat(child.results().get(0))
+        .isEqualTo(
+            "ERROR\tpromsink: cannot load the native library for platform linux-riscv64; tried,"
+                + " in order: 1) System.loadLibrary(\"promsink\"): no promsink in"
+                + " java.library.path: "
+                + empty
+                + "; 2) promsink.native.library: not set; 3) the jar resource"
+                + " /native/linux-riscv64/libpromsink.so: this jar has no native library for this"
+                + " platform (it holds "
+                + expectedHeld
+                + "); put a libpromsink.so built with cargo for this platform on"
+                + " java.library.path or set -Dpromsink.native.library=/path/to/libpromsink.so");
   }
 
   @Test
@@ -279,6 +345,12 @@ class NativeLibraryLoaderTest {
    * folder, and checks that the folder is empty again at the end.
    */
   private Child probe(Path libraryPath, String override, String... loaders) throws Exception {
+    return probe(List.of(), libraryPath, override, loaders);
+  }
+
+  /** {@link #probe(Path, String, String...)} with these options for the child JVM. */
+  private Child probe(List<String> jvmOptions, Path libraryPath, String override, String... loaders)
+      throws Exception {
     String java =
         ProcessHandle.current()
             .info()
@@ -289,6 +361,7 @@ class NativeLibraryLoaderTest {
     command.add(java);
     command.add("-Djava.library.path=" + libraryPath);
     command.add("-Djava.io.tmpdir=" + tmp);
+    command.addAll(jvmOptions);
     if (override != null) {
       command.add("-D" + NativeLibraryLoader.LIBRARY_PROPERTY + "=" + override);
     }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Cross-builds the native library for linux-aarch64 (aarch64-unknown-linux-gnu) on an x86_64
+# Debian machine, with Debian's packages only (scripts/install-deps.sh installs them):
+#   rustc-web (Rust 1.96, bookworm-security) with its standard library for the host
+#   (libstd-rust-web-dev: build scripts and proc macros run on the host) and for arm64
+#   (libstd-rust-web-dev:arm64, multiarch), gcc-aarch64-linux-gnu and libc6-dev-arm64-cross as
+#   the linker, and qemu-user with libc6:arm64 to run aarch64 test binaries.
+# rustup's own toolchain (`rustup target add`) is not used: it downloads from Rust's dist server.
+# The x86_64 build keeps the rustup toolchain; only this build uses /usr/bin/rustc (rustc-web), in
+# a target folder of its own (target/cross) so that neither build invalidates the other's cache.
+#
+# Usage:
+#   scripts/native-aarch64.sh build   the release cdylib, target/cross/aarch64-unknown-linux-gnu/
+#                                      release/libpromsink.so, which each line's jar bundles as
+#                                      native/linux-aarch64/libpromsink.so (the poms call this)
+#   scripts/native-aarch64.sh test    the native test suite (cargo test --workspace) for aarch64,
+#                                      each test binary run under qemu-aarch64
+# Both are incremental: a second run with no change takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET=aarch64-unknown-linux-gnu
+RUSTC_WEB=/usr/bin/rustc
+
+missing=()
+[ -d "/usr/lib/rustlib/$TARGET/lib" ] || missing+=("libstd-rust-web-dev:arm64")
+[ -x "$RUSTC_WEB" ] || missing+=(rustc-web)
+command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
+[ "${1:-}" != test ] || command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+[ "${1:-}" != test ] || [ -e /lib/ld-linux-aarch64.so.1 ] || missing+=("libc6:arm64")
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "native-aarch64: missing ${missing[*]}; run scripts/install-deps.sh" >&2
+  exit 1
+fi
+
+export RUSTC="$RUSTC_WEB"
+export CARGO_TARGET_DIR=target/cross
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+# The binaries run on Debian's arm64 libc (libc6:arm64, multiarch: /lib/ld-linux-aarch64.so.1
+# and /lib/aarch64-linux-gnu), not on the cross sysroot's (-L /usr/aarch64-linux-gnu): with that
+# prefix the emulator takes the sysroot's ld.so but the multiarch libc.so.6 (its path, found
+# through the host's ld.so.cache, is absent from the sysroot), two builds of glibc that do not
+# fit together, and pthread_create spins for ever in its stack cache.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /"
+# native/tests/dns.rs runs its own binary again inside a namespace; without binfmt_misc the host
+# cannot exec an aarch64 binary directly, so it goes through the same emulator.
+export PROMSINK_TEST_RUNNER="$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER"
+
+case "${1:-}" in
+  build)
+    cargo build --release -p promsink --lib --target "$TARGET"
+    ;;
+  test)
+    cargo test --workspace --target "$TARGET" "${@:2}"
+    ;;
+  *)
+    echo "usage: $0 build|test" >&2
+    exit 2
+    ;;
+esac
