@@ -35,10 +35,10 @@ import org.slf4j.LoggerFactory;
  *   <li>The jar's library for this JVM's {@code os.name} and {@code os.arch} ({@code
  *       native/<os>-<arch>/libpromsink.so}: the jar holds {@code linux-x86_64} and {@code
  *       linux-aarch64}; {@code os.arch} {@code amd64} or {@code x86_64} picks the first, {@code
- *       aarch64} or {@code arm64} the second), copied into a new private
- *       folder in {@code java.io.tmpdir} (random name, owner-only permissions from its creation,
- *       one per load), loaded, and deleted with its folder at once (the mapping stays valid);
- *       {@code deleteOnExit} is the fallback if deleting fails.
+ *       aarch64} or {@code arm64} the second), copied into a new private folder in {@code
+ *       java.io.tmpdir} (random name, owner-only permissions from its creation, one per load),
+ *       loaded, and deleted with its folder at once (the mapping stays valid); {@code deleteOnExit}
+ *       is the fallback if deleting fails.
  * </ol>
  *
  * <p>Flink gives every job, and every restart of a job, a new user class loader, and the JVM
@@ -54,9 +54,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #loadedLibrary()} tells which way was used; it is also logged once at INFO. If every
  * way fails, one {@link UnsatisfiedLinkError} names the platform and each way tried with its
- * reason: on a platform the jar has no library for (another operating system or architecture),
- * the resource path looked up, the platforms the jar does hold, and how to give a library built
- * for this platform ({@code java.library.path} or {@value #LIBRARY_PROPERTY}).
+ * reason: on a platform the jar has no library for (another operating system or architecture), the
+ * resource path looked up, the platforms the jar does hold, and how to give a library built for
+ * this platform ({@code java.library.path} or {@value #LIBRARY_PROPERTY}).
  */
 public final class NativeLibraryLoader {
   /** System property naming a library file to use instead of the bundled one. */
@@ -398,9 +398,10 @@ public final class NativeLibraryLoader {
 
   /**
    * {@code <os>-<arch>} for these values of {@code os.name} and {@code os.arch}: the folder under
-   * {@code native/} the jar's library for that platform is in. Both names of an architecture map
-   * to one folder ({@code amd64}, as Linux JVMs say, and {@code x86_64} to {@code x86_64}; {@code
-   * aarch64}, as Linux JVMs say, and {@code arm64} to {@code aarch64}); others are kept as they are.
+   * {@code native/} the jar's library for that platform is in. Both names of an architecture map to
+   * one folder ({@code amd64}, as Linux JVMs say, and {@code x86_64} to {@code x86_64}; {@code
+   * aarch64}, as Linux JVMs say, and {@code arm64} to {@code aarch64}); others are kept as they
+   * are.
    */
   static String platform(String osProperty, String archProperty) {
     String os = osProperty.toLowerCase(Locale.ROOT);
