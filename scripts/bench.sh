@@ -35,8 +35,9 @@ echo "== building (profile bench: JMH, Apache's connector and its runtime depend
 echo "   native library with the cargo feature bench-support, for the JMH dry run)"
 # On the Flink 1.20 line, the one Apache's connector 1.0.0 serves.
 module=java/flink-1.20
-mvn -B -q -ntp -Dstyle.color=never -Pbench -DskipTests -Dspotless.check.skip=true -pl "$module" -am \
-  test-compile
+# Measured here, on x86_64: no aarch64 cross-build.
+mvn -B -q -ntp -Dstyle.color=never -Pbench -DskipTests -Dspotless.check.skip=true \
+  -Dnative.aarch64.skip -pl "$module" -am test-compile
 mvn -B -q -ntp -Dstyle.color=never -Pbench -pl "$module" dependency:build-classpath \
   -Dmdep.includeScope=test -Dmdep.outputFile="$PWD/target/bench.classpath"
 opens=$(sed -n 's:.*<flink.jvm.opens>\(.*\)</flink.jvm.opens>.*:\1:p' pom.xml)

@@ -23,12 +23,15 @@ command -v python3 >/dev/null 2>&1 || need+=(python3 python3-pip)
 # arm64; the aarch64 linker and libc; qemu-user and Debian's arm64 libc to run the aarch64 tests. Not rustup's
 # `rustup target add`, which downloads from Rust's own server.
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# The demo (--demo) builds for this machine only.
 add_arm64=""
-dpkg --print-foreign-architectures | grep -qx arm64 || add_arm64=yes
-for package in rustc-web libstd-rust-web-dev:amd64 libstd-rust-web-dev:arm64 \
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libc6:arm64; do
-  installed "$package" || need+=("$package")
-done
+if [ "${1:-}" != "--demo" ]; then
+  dpkg --print-foreign-architectures | grep -qx arm64 || add_arm64=yes
+  for package in rustc-web libstd-rust-web-dev:amd64 libstd-rust-web-dev:arm64 \
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libc6:arm64; do
+    installed "$package" || need+=("$package")
+  done
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"

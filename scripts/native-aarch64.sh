@@ -16,6 +16,8 @@
 #   scripts/native-aarch64.sh test    the native test suite (cargo test --workspace) for aarch64,
 #                                      each test binary run under qemu-aarch64; further arguments
 #                                      go to cargo test (e.g. --release)
+#   scripts/native-aarch64.sh jvm JAR... an arm64 JVM under qemu-aarch64 loads the library from
+#                                      each connector jar and runs a client (after mvn package)
 # Both are incremental: a second run with no change takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +29,8 @@ missing=()
 [ -d "/usr/lib/rustlib/$TARGET/lib" ] || missing+=("libstd-rust-web-dev:arm64")
 [ -x "$RUSTC_WEB" ] || missing+=(rustc-web)
 command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
-[ "${1:-}" != test ] || command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
-[ "${1:-}" != test ] || [ -e /lib/ld-linux-aarch64.so.1 ] || missing+=("libc6:arm64")
+[ "${1:-}" = build ] || command -v qemu-aarch64 >/dev/null 2>&1 || missing+=(qemu-user)
+[ "${1:-}" = build ] || [ -e /lib/ld-linux-aarch64.so.1 ] || missing+=("libc6:arm64")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "native-aarch64: missing ${missing[*]}; run scripts/install-deps.sh" >&2
   exit 1
@@ -70,8 +72,31 @@ case "${1:-}" in
       --skip lanes_follow_the_traffic_and_every_series_stays_in_order \
       --skip writers_refused_together_retry_spread_out_and_never_early
     ;;
+  jvm)
+    # An arm64 JVM (Debian's openjdk-17-jre-headless:arm64, unpacked once into ~/.cache, not
+    # installed: its scripts would run arm64 programs) under qemu-aarch64 loads the library from
+    # each jar given and uses it (tests/aarch64/LoadFromJar.java).
+    [ $# -ge 2 ] || { echo "usage: $0 jvm <connector jar>..." >&2; exit 2; }
+    package=openjdk-17-jre-headless:arm64
+    version=$(apt-cache policy "$package" | sed -n 's/^ *Candidate: //p')
+    jre="$HOME/.cache/promsink/openjdk-17-jre-headless-arm64-$version"
+    if [ ! -x "$jre/usr/lib/jvm/java-17-openjdk-arm64/bin/java" ]; then
+      download=$(mktemp -d)
+      (cd "$download" && apt-get download -q "$package=$version" >/dev/null 2>&1)
+      rm -rf "$jre.part" && dpkg-deb -x "$download"/*.deb "$jre.part" && mv "$jre.part" "$jre"
+      rm -rf "$download"
+    fi
+    slf4j=$(ls "$HOME"/.m2/repository/org/slf4j/slf4j-api/1.7.36/slf4j-api-1.7.36.jar)
+    probe=target/cross/jvm-probe
+    for jar in "${@:2}"; do
+      rm -rf "$probe" && mkdir -p "$probe"
+      javac -d "$probe" -cp "$jar" tests/aarch64/LoadFromJar.java
+      qemu-aarch64 -L / "$jre/usr/lib/jvm/java-17-openjdk-arm64/bin/java" -Xshare:off \
+        -cp "$probe:$jar:$slf4j" LoadFromJar
+    done
+    ;;
   *)
-    echo "usage: $0 build|test" >&2
+    echo "usage: $0 build|test [cargo test arguments]|jvm <jar>..." >&2
     exit 2
     ;;
 esac

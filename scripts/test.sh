@@ -59,6 +59,13 @@ export PROMSINK_PROMETHEUS3
 echo "== mvn install: the native library (release, x86_64 and aarch64), then per Flink line (java/flink-1.20 on Flink"
 echo "   $(pom_value flink.version java/flink-1.20/pom.xml), java/flink-2 on Flink $(pom_value flink.version java/flink-2/pom.xml)): JUnit, the artifact; spotless"
 mvn -B -ntp install 2>&1 | plain
+echo "== an arm64 JVM under qemu-aarch64 loads each line's jar's linux-aarch64 library and runs a client"
+jars=()
+for line in 1.20 2; do
+  artifact=flink-connector-prometheus-native
+  jars+=("java/flink-$line/target/$artifact-$(artifact_version $artifact "java/flink-$line/pom.xml").jar")
+done
+scripts/native-aarch64.sh jvm "${jars[@]}"
 
 echo "== standalone Flink clusters: the example job (java/example) as a fat jar, bin/flink run;"
 echo "   a SQL script with the connector jar, bin/sql-client.sh -f"
