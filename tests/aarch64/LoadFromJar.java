@@ -1,5 +1,5 @@
-import dev.promsink.flink.jni.NativeClient;
-import dev.promsink.flink.jni.NativeLibraryLoader;
+import dev.promsink.flink.internal.jni.NativeClient;
+import dev.promsink.flink.internal.jni.NativeLibraryLoader;
 import java.util.Map;
 
 /**
