@@ -132,14 +132,13 @@ fn lanes_follow_the_traffic_and_every_series_stays_in_order() {
     assert_eq!(log.lock().len(), 12);
 
     // Saturating traffic, waiting on the receiver: the lane count rises step by step (each
-    // raise kept because the throughput grew), and is never lowered meanwhile.
+    // raise kept because the throughput grew) beyond 4. Not asserted: that it never comes down
+    // meanwhile; on cores starved by other work the client, not the receiver, becomes the
+    // bottleneck, more lanes stop paying and the governor rightly lowers them (seen at a load
+    // average of 8 on 2 cores).
     let heavy = drive(&c, 100, 500, 100, Duration::ZERO);
     assert!(heavy.contains(&2) && heavy.contains(&4), "{heavy:?}");
-    assert!(*heavy.last().unwrap() > 4, "{heavy:?}");
-    assert!(
-        heavy.windows(2).all(|w| w[1] >= w[0]),
-        "lowered while saturated: {heavy:?}"
-    );
+    assert!(heavy.iter().max().unwrap() > &4, "{heavy:?}");
 
     // Light again: lowered step by step to one lane (halving after five windows each).
     let light_again = drive(&c, 1000, 40, 20, Duration::from_millis(100));
