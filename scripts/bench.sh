@@ -69,7 +69,9 @@ for r in $(seq 1 "$repeats"); do
     | sed "s/^/$r,/" | tee -a "$out/distant.csv"
 done
 
-echo "== 4. real Prometheus ingest (100,000 series)"
+echo "== 4. real Prometheus ingest (100,000 series): Debian's 2.42, and Prometheus 3 (built once, cached)"
+PROMSINK_PROMETHEUS3=$(scripts/prometheus3.sh)
+export PROMSINK_PROMETHEUS3
 run_java dev.promsink.flink.bench.PrometheusIngestBench "${BENCH_INGEST_SAMPLES:-5000000}" 100000 | grep '^prometheus' \
   | tee -a "$out/prometheus.csv"
 

@@ -278,13 +278,14 @@ def main(out, md_path, png_path, command):
               "second half of each run shows the steady state. Order violations are summed over the runs.", ""]
 
     # ---- 4. real Prometheus
-    lines += ["## 4. Real Prometheus (Debian 2.42 on this machine, 100,000 series, parallelism 2, promsink)", "",
-              "| lanes (at most; adaptive) | samples | samples/s | JVM CPU s | Prometheus CPU s | sink share of CPU | stored |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["## 4. Real Prometheus (Debian's 2.42 and Prometheus 3, 100,000 series, parallelism 2, promsink)", "",
+              "| Prometheus | Remote-Write | lanes (at most; adaptive) | samples | samples/s | JVM CPU s | Prometheus CPU s | JVM share of CPU | stored |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in prometheus:
-        _, par, lanes, samples, secs, rate, jcpu, pcpu, stored = r
+        _, version, rw, par, lanes, samples, secs, rate, jcpu, pcpu, stored = r
         share = float(jcpu) / (float(jcpu) + float(pcpu)) * 100
-        lines.append(f"| {lanes} | {int(samples):,} | {float(rate):,.0f} | {float(jcpu):.1f} | {float(pcpu):.1f} | {share:.0f}% (whole job JVM) | {int(stored):,} |")
+        lines.append(f"| {version} | {rw}.0 | {lanes} | {int(samples):,} | {float(rate):,.0f} | {float(jcpu):.1f} "
+                     f"| {float(pcpu):.1f} | {share:.0f}% (whole job) | {int(stored):,} |")
     lines.append("")
 
     # ---- 5. profile

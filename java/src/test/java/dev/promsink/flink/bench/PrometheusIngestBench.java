@@ -2,20 +2,24 @@ package dev.promsink.flink.bench;
 
 import dev.promsink.flink.PrometheusSink;
 import dev.promsink.flink.PrometheusTimeSeriesLabelsAndMetricNameKeySelector;
+import dev.promsink.flink.RemoteWriteVersion;
 import dev.promsink.flink.testing.PrometheusServer;
 import java.util.Locale;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /**
- * Benchmark 4 of docs/benchmarks.md: the ingest rate into the Debian Prometheus on this machine
- * with 100,000 series (5 labels), and the CPU spent by the job (sink side) and by Prometheus.
+ * Benchmark 4 of docs/benchmarks.md: the ingest rate into a real Prometheus on this machine (the
+ * Debian 2.42, and Prometheus 3 built by scripts/prometheus3.sh with Remote-Write 1.0 and 2.0) with
+ * 100,000 series (5 labels), and the CPU spent by the job (sink side) and by Prometheus.
  *
- * <p>Prints one CSV line per run: {@code prometheus,<parallelism>,<lanes>,<samples>,<seconds>,
- * <samples/s>,<jvm cpu s>,<prometheus cpu s>,<stored samples>}.
+ * <p>Prints one CSV line per run: {@code prometheus,<prometheus>,<remote-write>,<parallelism>,
+ * <lanes>,<samples>,<seconds>,<samples/s>,<jvm cpu s>,<prometheus cpu s>,<stored samples>}.
  *
  * <p>Arguments: samples (default 5,000,000), series (default 100,000); system property {@code
- * bench.runs}: comma-separated {@code parallelism:lanes}.
+ * bench.runs}: comma-separated {@code prometheus:remote-write:parallelism:lanes}, prometheus {@code
+ * 2.42} or {@code 3} (needs {@code PROMSINK_PROMETHEUS3}), remote-write {@code 1} or {@code 2},
+ * lanes at most (adaptive).
  */
 public final class PrometheusIngestBench {
   private PrometheusIngestBench() {}
@@ -23,9 +27,11 @@ public final class PrometheusIngestBench {
   public static void main(String[] args) throws Exception {
     long samples = args.length > 0 ? Long.parseLong(args[0]) : 5_000_000L;
     int series = args.length > 1 ? Integer.parseInt(args[1]) : 100_000;
-    for (String run : System.getProperty("bench.runs", "2:1,2:4,2:12").split(",")) {
+    String runs = System.getProperty("bench.runs", "2.42:1:2:1,2.42:1:2:32,3:1:2:32,3:2:2:32");
+    for (String run : runs.split(",")) {
       String[] p = run.split(":");
-      run(Integer.parseInt(p[0]), Integer.parseInt(p[1]), samples, series);
+      RemoteWriteVersion version = p[1].equals("2") ? RemoteWriteVersion.V2 : RemoteWriteVersion.V1;
+      run(p[0], version, Integer.parseInt(p[2]), Integer.parseInt(p[3]), samples, series);
     }
   }
 
@@ -40,8 +46,16 @@ public final class PrometheusIngestBench {
     return (long) sum;
   }
 
-  static void run(int parallelism, int lanes, long samples, int series) throws Exception {
-    try (PrometheusServer prometheus = new PrometheusServer()) {
+  static void run(
+      String prometheusVersion,
+      RemoteWriteVersion version,
+      int parallelism,
+      int lanes,
+      long samples,
+      int series)
+      throws Exception {
+    try (PrometheusServer prometheus =
+        prometheusVersion.equals("3") ? PrometheusServer.version3() : new PrometheusServer()) {
       StreamExecutionEnvironment env =
           StreamExecutionEnvironment.createLocalEnvironment(parallelism, new Configuration());
       // Samples one second apart per series, ending now: inside the head block.
@@ -55,6 +69,7 @@ public final class PrometheusIngestBench {
               PrometheusSink.builder()
                   .setPrometheusRemoteWriteUrl(prometheus.writeUrl())
                   .setSendingLanes(lanes)
+                  .setRemoteWriteVersion(version)
                   .build());
       long jvmBefore = ThroughputBench.processCpuNanos();
       long promBefore = prometheus.cpuNanos();
@@ -66,7 +81,9 @@ public final class PrometheusIngestBench {
       long stored = appendedSamples(prometheus.get("/metrics"));
       System.out.printf(
           Locale.ROOT,
-          "prometheus,%d,%d,%d,%.2f,%.0f,%.2f,%.2f,%d%n",
+          "prometheus,%s,%d,%d,%d,%d,%.2f,%.0f,%.2f,%.2f,%d%n",
+          prometheusVersion,
+          version == RemoteWriteVersion.V2 ? 2 : 1,
           parallelism,
           lanes,
           samples,
