@@ -342,7 +342,7 @@ def main(out, md_path, png_path, command):
                 "Java samples by thread (JFR): " + ", ".join(f"{k} {float(p):.0f}%" for p, k in prof.get("jfr_thread", [])) + ".", ""]
 
     lines += ["![benchmarks](benchmarks.png)", ""]
-    for scenario in ("steady", "throttled"):
+    for scenario in ("steady",):
         got = [g for k, gs in groups.items() if k[0] == scenario and k[1] == "adaptive" and k[2] == 32
                for g in gs]
         if got:
