@@ -2,10 +2,15 @@ package dev.promsink.flink.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.promsink.flink.PrometheusTimeSeries;
+import dev.promsink.flink.TestBatchEncoder;
+import dev.promsink.flink.internal.jni.BatchCallback;
+import dev.promsink.flink.internal.jni.NativeClient;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
 import java.net.URLEncoder;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +20,10 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A Prometheus with the Remote-Write receiver enabled: the Debian {@code prometheus} binary (2.42,
@@ -37,11 +46,46 @@ public final class PrometheusServer extends ReceiverProcess {
   public static final String PROMETHEUS3_ENV = "PROMSINK_PROMETHEUS3";
 
   public PrometheusServer() {
-    super("prometheus", null, null);
+    this("prometheus", null, null);
   }
 
   private PrometheusServer(String name, TestCertificates tls, String authorization) {
     super(name, tls, authorization);
+    if (tls == null && authorization == null) {
+      prime();
+    }
+  }
+
+  /** The metric of the one sample {@link #prime()} writes into every fresh plain server. */
+  public static final String PRIMING_METRIC = "promsink_test_priming";
+
+  /**
+   * Writes one sample (its own series, two hours old) before any job writes. A fresh Prometheus
+   * sets its head's first and last time in two steps, and a request of another writer that arrives
+   * between them is refused whole as "out of bounds" (seen with two sink writers sending their
+   * first requests at once); after this write, the head is set up.
+   */
+  private void prime() {
+    PrometheusTimeSeries series =
+        PrometheusTimeSeries.builder()
+            .withMetricName(PRIMING_METRIC)
+            .addSample(1.0, System.currentTimeMillis() - TimeUnit.HOURS.toMillis(2))
+            .build();
+    ByteBuffer batch = new TestBatchEncoder().encode(List.of(series));
+    CompletableFuture<String> done = new CompletableFuture<>();
+    try (NativeClient client = NativeClient.create(Map.of("url", writeUrl()))) {
+      client.submit(
+          batch,
+          batch.limit(),
+          (outcome, message, status, body, is, isa, first, counters, lanes) ->
+              done.complete(outcome == BatchCallback.WRITTEN ? "written" : message));
+      String result = done.get(60, TimeUnit.SECONDS);
+      if (!result.equals("written")) {
+        throw new IllegalStateException("priming sample not written: " + result);
+      }
+    } catch (InterruptedException | ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("priming sample not written", e);
+    }
   }
 
   /** A Prometheus 3 accepting Remote-Write 1.0 and 2.0. */
@@ -64,11 +108,11 @@ public final class PrometheusServer extends ReceiverProcess {
 
   /** A Prometheus serving HTTPS with the server certificate of {@code tls}. */
   public PrometheusServer(TestCertificates tls) {
-    super("prometheus", tls, null);
+    this("prometheus", tls, null);
   }
 
   private PrometheusServer(String authorization) {
-    super("prometheus", null, authorization);
+    this("prometheus", null, authorization);
   }
 
   /** A Prometheus that requires basic auth ({@link #BASIC_AUTH_USER}) on every endpoint. */
