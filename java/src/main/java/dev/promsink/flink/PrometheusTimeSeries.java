@@ -94,22 +94,21 @@ public final class PrometheusTimeSeries implements Serializable {
     SeriesEntry.check(entry);
   }
 
-  /** The key of the series: {@link SeriesEntry#key} of the entry, computed once. */
+  /**
+   * The key of the series: {@link SeriesEntry#key} of the entry, computed when first asked (only a
+   * keyed stream asks) and then kept.
+   */
   int key() {
     int k = key;
     if (k == 0 && !keyIsZero) {
       k = SeriesEntry.key(entry);
-      setKey(k);
+      if (k == 0) {
+        keyIsZero = true;
+      } else {
+        key = k;
+      }
     }
     return k;
-  }
-
-  private void setKey(int k) {
-    if (k == 0) {
-      keyIsZero = true;
-    } else {
-      key = k;
-    }
   }
 
   /** The entry itself, for the sink's own read-only use (no copy). */
@@ -467,22 +466,7 @@ public final class PrometheusTimeSeries implements Serializable {
      * @return a new immutable time series holding what was added, in order
      */
     public PrometheusTimeSeries build() {
-      PrometheusTimeSeries series = new PrometheusTimeSeries(entry(), metricName != null);
-      series.setKey(key());
-      return series;
-    }
-
-    /**
-     * {@link SeriesEntry#key} from the strings, whose hashes Java caches (label names are mostly
-     * constants): cheaper than reading the entry's bytes again.
-     */
-    private int key() {
-      int k = metricName == null ? 0 : metricName.hashCode();
-      for (int i = 0; i < labels; i++) {
-        k = 31 * k + labelNames[i].hashCode();
-        k = 31 * k + labelValues[i].hashCode();
-      }
-      return k;
+      return new PrometheusTimeSeries(entry(), metricName != null);
     }
   }
 }
