@@ -71,6 +71,17 @@ public final class PrometheusTimeSeries implements Serializable {
     return new PrometheusTimeSeries(entry, hasMetricName);
   }
 
+  /**
+   * A record of a well-formed entry whose key, {@link SeriesEntry#key} of it, is already known
+   * (carried over the wire by the side that computed it), so a keyed input does not hash it again.
+   */
+  static PrometheusTimeSeries ofEntry(byte[] entry, boolean hasMetricName, int key) {
+    PrometheusTimeSeries record = new PrometheusTimeSeries(entry, hasMetricName);
+    record.key = key;
+    record.keyIsZero = key == 0;
+    return record;
+  }
+
   private static byte[] encode(String metricName, Label[] labels, Sample[] samples) {
     Builder b = new Builder().withMetricName(metricName);
     for (int i = 0; labels != null && i < labels.length; i++) {
@@ -109,6 +120,11 @@ public final class PrometheusTimeSeries implements Serializable {
       }
     }
     return k;
+  }
+
+  /** Whether {@link #key()} has been computed (or carried in): asking it now costs nothing. */
+  boolean keyKnown() {
+    return key != 0 || keyIsZero;
   }
 
   /** The entry itself, for the sink's own read-only use (no copy). */
@@ -241,7 +257,7 @@ public final class PrometheusTimeSeries implements Serializable {
   @Override
   public int hashCode() {
     int samplesAt = SeriesEntry.samplesOffset(entry);
-    int result = 31 * Boolean.hashCode(hasMetricName) + SeriesEntry.key(entry);
+    int result = 31 * Boolean.hashCode(hasMetricName) + key();
     for (int pos = samplesAt; pos < entry.length; pos += SeriesEntry.SAMPLE) {
       result =
           31 * result

@@ -11,9 +11,14 @@ import org.apache.flink.core.memory.DataOutputView;
  * Compact binary serializer for {@link PrometheusTimeSeries}, used by Flink for network shuffles
  * and state instead of Kryo.
  *
- * <p>Format of one record: one flag byte, {@code 0x80} set and bit 0 set if a metric name was set,
- * then the record's batch-format entry as it is ({@link SeriesEntry}: its u32 little-endian length
- * first). Reading checks the entry's structure, so a corrupt input is an {@link IOException} here.
+ * <p>Format of one record: one flag byte, {@code 0x80} set, bit 0 set if a metric name was set and
+ * bit 1 set if the series key follows; then the key, if present ({@link
+ * PrometheusTimeSeriesLabelsAndMetricNameKeySelector}'s value, 4 bytes big-endian); then the
+ * record's batch-format entry as it is ({@link SeriesEntry}: its u32 little-endian length first).
+ * The key is written when the writing side already computed it (a {@code keyBy} did, to choose the
+ * channel), so the keyed task that reads the record does not hash the series again; it is never
+ * computed only to be written. Reading checks the entry's structure, so a corrupt input is an
+ * {@link IOException} here.
  *
  * <p>Records written by earlier builds (flag {@code 0x80} clear) are still read, in this format:
  *
@@ -43,6 +48,9 @@ public final class PrometheusTimeSeriesSerializer
       new PrometheusTimeSeriesSerializer();
 
   private static final int FLAG_HAS_METRIC_NAME = 0x01;
+
+  /** Set when the series key (4 bytes) follows the flags; only with {@link #FLAG_ENTRY}. */
+  private static final int FLAG_KEY = 0x02;
 
   /** Set on records written as a batch-format entry (this build); clear in earlier builds'. */
   private static final int FLAG_ENTRY = 0x80;
@@ -82,7 +90,26 @@ public final class PrometheusTimeSeriesSerializer
 
   @Override
   public void serialize(PrometheusTimeSeries record, DataOutputView target) throws IOException {
-    target.writeByte(FLAG_ENTRY | (record.hasMetricName() ? FLAG_HAS_METRIC_NAME : 0));
+    write(record, target, record.keyKnown());
+  }
+
+  /**
+   * Writes {@code record} without its key, the form of earlier builds of this format: for state
+   * that an earlier build may have to read back (the sink's own writer state).
+   */
+  void serializeWithoutKey(PrometheusTimeSeries record, DataOutputView target) throws IOException {
+    write(record, target, false);
+  }
+
+  private static void write(PrometheusTimeSeries record, DataOutputView target, boolean withKey)
+      throws IOException {
+    int flags = FLAG_ENTRY | (record.hasMetricName() ? FLAG_HAS_METRIC_NAME : 0);
+    if (withKey) {
+      target.writeByte(flags | FLAG_KEY);
+      target.writeInt(record.key());
+    } else {
+      target.writeByte(flags);
+    }
     target.write(record.entry());
   }
 
@@ -92,12 +119,17 @@ public final class PrometheusTimeSeriesSerializer
     if ((flags & FLAG_ENTRY) == 0) {
       return deserializeFields(flags, source);
     }
+    boolean hasKey = (flags & FLAG_KEY) != 0;
+    int key = hasKey ? source.readInt() : 0;
     int length = readEntryLength(source);
     byte[] entry = new byte[length + 4];
     putLength(entry, length);
     source.readFully(entry, 4, length);
     SeriesEntry.check(entry);
-    return PrometheusTimeSeries.ofEntry(entry, (flags & FLAG_HAS_METRIC_NAME) != 0);
+    boolean hasMetricName = (flags & FLAG_HAS_METRIC_NAME) != 0;
+    return hasKey
+        ? PrometheusTimeSeries.ofEntry(entry, hasMetricName, key)
+        : PrometheusTimeSeries.ofEntry(entry, hasMetricName);
   }
 
   /** A record in the format of earlier builds: fields one by one. */
@@ -134,6 +166,9 @@ public final class PrometheusTimeSeriesSerializer
       return;
     }
     target.writeByte(flags);
+    if ((flags & FLAG_KEY) != 0) {
+      target.writeInt(source.readInt());
+    }
     int length = readEntryLength(source);
     byte[] prefix = new byte[4];
     putLength(prefix, length);
@@ -176,7 +211,8 @@ public final class PrometheusTimeSeriesSerializer
 
   private static int readFlags(DataInput source) throws IOException {
     int flags = source.readUnsignedByte();
-    if ((flags & ~(FLAG_HAS_METRIC_NAME | FLAG_ENTRY)) != 0) {
+    if ((flags & ~(FLAG_HAS_METRIC_NAME | FLAG_KEY | FLAG_ENTRY)) != 0
+        || (flags & (FLAG_KEY | FLAG_ENTRY)) == FLAG_KEY) {
       throw new IOException(
           "Corrupt PrometheusTimeSeries: unknown flags 0x" + Integer.toHexString(flags));
     }

@@ -26,7 +26,9 @@ final class PrometheusTimeSeriesStateSerializer
   @Override
   protected void serializeRequestToStream(PrometheusTimeSeries entry, DataOutputStream out)
       throws IOException {
-    PrometheusTimeSeriesSerializer.INSTANCE.serialize(entry, new DataOutputViewStreamWrapper(out));
+    // Without the series key: the state of version 2 as every build of it wrote it.
+    PrometheusTimeSeriesSerializer.INSTANCE.serializeWithoutKey(
+        entry, new DataOutputViewStreamWrapper(out));
   }
 
   @Override

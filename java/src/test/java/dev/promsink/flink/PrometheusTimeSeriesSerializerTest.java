@@ -201,6 +201,56 @@ class PrometheusTimeSeriesSerializerTest {
   }
 
   @Test
+  void carriesTheSeriesKeyOnceAKeyedStreamComputedIt() throws IOException {
+    PrometheusTimeSeries record =
+        PrometheusTimeSeries.builder()
+            .withMetricName("m")
+            .addLabel("a", "é")
+            .addSample(1.0, 2L)
+            .build();
+    byte[] unkeyed = serialize(record);
+    int key = new PrometheusTimeSeriesLabelsAndMetricNameKeySelector().getKey(record);
+
+    byte[] keyed = serialize(record);
+
+    // Unkeyed, the key is not computed only to be written: the flag and the entry, as before.
+    assertThat(unkeyed[0]).isEqualTo((byte) 0x81);
+    assertThat(keyed.length).isEqualTo(unkeyed.length + 4);
+    assertThat(keyed[0]).isEqualTo((byte) 0x83); // an entry; a metric name; the key follows
+    assertThat(Arrays.copyOfRange(keyed, 1, 5))
+        .containsExactly((byte) (key >>> 24), (byte) (key >>> 16), (byte) (key >>> 8), (byte) key);
+    assertThat(Arrays.copyOfRange(keyed, 5, keyed.length))
+        .isEqualTo(Arrays.copyOfRange(unkeyed, 1, unkeyed.length));
+    PrometheusTimeSeries read = serializer.deserialize(new DataInputDeserializer(keyed));
+    assertThat(read).isEqualTo(record);
+    assertThat(read.keyKnown()).isTrue();
+    assertThat(read.key()).isEqualTo(key).isEqualTo(SeriesEntry.key(read.entry()));
+    assertThat(serializer.deserialize(new DataInputDeserializer(unkeyed)).keyKnown()).isFalse();
+    // The key travels on through copies, and a key of 0 is carried as one.
+    DataOutputSerializer copied = new DataOutputSerializer(64);
+    serializer.copy(new DataInputDeserializer(keyed), copied);
+    assertThat(copied.getCopyOfBuffer()).isEqualTo(keyed);
+    byte[] zeroKey = keyed.clone();
+    Arrays.fill(zeroKey, 1, 5, (byte) 0);
+    PrometheusTimeSeries zero = serializer.deserialize(new DataInputDeserializer(zeroKey));
+    assertThat(zero.keyKnown()).isTrue();
+    assertThat(zero.key()).isZero();
+  }
+
+  @Test
+  void theWritersStateIsWrittenWithoutTheKey() throws IOException {
+    PrometheusTimeSeries record =
+        PrometheusTimeSeries.builder().withMetricName("m").addSample(1.0, 2L).build();
+    byte[] unkeyed = serialize(record);
+    record.key();
+    DataOutputSerializer state = new DataOutputSerializer(64);
+
+    serializer.serializeWithoutKey(record, state);
+
+    assertThat(state.getCopyOfBuffer()).isEqualTo(unkeyed);
+  }
+
+  @Test
   void readsTheRecordsOfEarlierBuilds() throws IOException {
     // The field-by-field format of earlier builds (flag 0x80 clear): savepoints taken with them
     // restore.
@@ -300,11 +350,15 @@ class PrometheusTimeSeriesSerializerTest {
 
   @Test
   void rejectsUnknownFlags() {
-    DataInputDeserializer in = new DataInputDeserializer(new byte[] {0x02, 0, 0});
+    // 0x02 (a key follows) only with 0x80 (an entry follows): earlier builds' fields have none.
+    for (int flags : new int[] {0x02, 0x03, 0x04, 0x40, 0x84}) {
+      DataInputDeserializer in = new DataInputDeserializer(new byte[] {(byte) flags, 0, 0});
 
-    assertThatThrownBy(() -> serializer.deserialize(in))
-        .isInstanceOf(IOException.class)
-        .hasMessage("Corrupt PrometheusTimeSeries: unknown flags 0x2");
+      assertThatThrownBy(() -> serializer.deserialize(in))
+          .isInstanceOf(IOException.class)
+          .hasMessage(
+              "Corrupt PrometheusTimeSeries: unknown flags 0x" + Integer.toHexString(flags));
+    }
   }
 
   @Test
