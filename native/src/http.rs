@@ -4,6 +4,7 @@
 
 use crate::config::{redacted_url, Config, RESERVED_HEADERS};
 use crate::error::{Error, Result};
+use crate::resolve::CachingResolver;
 use crate::retry::parse_retry_after;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
@@ -111,7 +112,7 @@ impl HttpTransport {
         if let Some(path) = &config.tls_ca_file {
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&read_ca_file(path)?));
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config_of_agent = ureq::Agent::config_builder()
             .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
@@ -124,8 +125,13 @@ impl HttpTransport {
             .timeout_send_body(t)
             .timeout_recv_response(t)
             .timeout_recv_body(t)
-            .build()
-            .into();
+            .build();
+        // The endpoint's addresses are looked up once per ADDRESS_TTL, not before each request.
+        let agent = ureq::Agent::with_parts(
+            config_of_agent,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            CachingResolver::new(),
+        );
         let headers = |version: WireVersion| {
             let mut headers = vec![
                 ("Content-Encoding".to_string(), "snappy".to_string()),

@@ -2,8 +2,9 @@
 //!
 //! A pipeline of small stages, each testable without a JVM: [`batch`] reads the JNI batch
 //! format, [`validate`] normalises and checks each series, [`encode`] writes the protobuf
-//! `WriteRequest`, [`compress`] applies snappy, [`http`] posts it, [`classify`] and [`retry`]
-//! decide what an answer means, and [`client`] ties them together on a worker thread.
+//! `WriteRequest`, [`compress`] applies snappy, [`http`] posts it (the endpoint's addresses
+//! kept by [`resolve`]), [`classify`] and [`retry`] decide what an answer means, and [`client`]
+//! ties them together on a worker thread.
 //! [`jni_bridge`] is the thin JNI shell over [`client`].
 
 pub mod batch;
@@ -23,6 +24,7 @@ pub mod memory;
 pub mod metrics;
 pub mod part;
 pub mod request;
+pub mod resolve;
 pub mod retry;
 pub mod router;
 pub mod validate;
