@@ -3,7 +3,8 @@
 # the jar of ../shared/baselines) and writes docs/benchmarks.md and docs/benchmarks.png.
 # Benchmarks, not tests: no figure here is asserted anywhere.
 #   BENCH_REPEATS=3 BENCH_SAMPLES=10000000 scripts/bench.sh
-# BENCH_PROFILE=0 skips the profile of section 5 (JFR, and perf where it works).
+# BENCH_PROFILE=0 skips the profile of section 5 (JFR, and perf where it works). W2's comparison
+# runs BENCH_SAMPLES_W2 samples (default 3 x BENCH_SAMPLES).
 # Took 44 minutes with BENCH_REPEATS=2 on 2 shared cores (2026-11-29); each repeat of sections 2
 # and 3 takes 10-25 minutes depending on the load, most of it Apache's connector on W1.
 set -euo pipefail
@@ -44,7 +45,8 @@ opens=$(sed -n 's:.*<flink.jvm.opens>\(.*\)</flink.jvm.opens>.*:\1:p' pom.xml)
 classpath="$module/target/classes:$module/target/test-classes:$(cat target/bench.classpath)"
 run_java() {
   # shellcheck disable=SC2086
-  java $opens -Xmx4g -Dlog4j2.configurationFile=java/src/test/resources/log4j2-test.properties \
+  java $opens -Xmx4g -XX:-UseDynamicNumberOfCompilerThreads \
+    -Dlog4j2.configurationFile=java/src/test/resources/log4j2-test.properties \
     -cp "$classpath" "$@" 2>&1
 }
 
@@ -59,9 +61,16 @@ java -cp "$classpath" org.openjdk.jmh.Main \
   -prof gc -rf csv -rff "$out/jmh.csv" | grep -E '^(Benchmark|CpuPerSample)' | grep -v 'gc\.'
 
 for r in $(seq 1 "$repeats"); do
-  echo "== 2. whole job and sink only, promsink and Apache's connector ($samples samples), run $r of $repeats"
-  run_java "-Dbench.warmup=${BENCH_WARMUP:-1000000}" dev.promsink.flink.bench.ApacheComparisonBench compare "$samples" "$r" | grep '^compare' \
-    | sed "s/^/$r,/" | tee -a "$out/compare.csv"
+  # One JVM per workload (its warm-up on that workload only); W2 runs 3x the samples, its runs
+  # otherwise last a few seconds, in which the JIT compilers are still busy.
+  for workload in W1 W2; do
+    n=$samples
+    [ "$workload" = W2 ] && n=${BENCH_SAMPLES_W2:-$((3 * samples))}
+    echo "== 2. whole job and sink only, promsink and Apache's connector, $workload ($n samples), run $r of $repeats"
+    run_java "-Dbench.warmup=${BENCH_WARMUP:-1000000}" "-Dbench.workloads=$workload" \
+      dev.promsink.flink.bench.ApacheComparisonBench compare "$n" "$r" | grep '^compare' \
+      | sed "s/^/$r,/" | tee -a "$out/compare.csv"
+  done
   echo "== 3. distant receiver (50 ms answers), run $r of $repeats"
   run_java -Dbench.configs=1x1,4x8,12x36,32x96,32x96a dev.promsink.flink.bench.DistantBackendBench 30000 600000 \
     | grep '^distant' | sed "s/^/$r,/" | tee -a "$out/distant.csv"

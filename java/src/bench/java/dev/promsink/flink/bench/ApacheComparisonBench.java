@@ -32,8 +32,9 @@ import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
  * shutdown, to subtract. Prints one CSV line per run: {@code compare,<workload>,<parallelism>,
  * <kind>,<samples>,<seconds>,<jvm cpu s>,<start-up samples>,<start-up seconds (median)>,<start-up
  * jvm cpu s (median)>,<receiver cpu s>,<receiver requests>,<sink counter samples out>,<sink counter
- * write requests out>,<peak native bytes>}; raw figures, scripts/bench_report.py derives the
- * per-million ones.
+ * write requests out>,<peak native bytes>,<jit cpu s>,<start-up jit cpu s (median)>}; raw figures,
+ * scripts/bench_report.py derives the per-million ones. "jit cpu s": CPU of the JIT compiler
+ * threads during the run, part of "jvm cpu s".
  *
  * <p>Arguments: {@code compare <samples> <repeat index>} (the index only rotates the order of the
  * kinds, so no kind always runs first), or {@code distant <samples> <series> <delay ms>}: Apache's
@@ -90,10 +91,12 @@ public final class ApacheComparisonBench {
         for (String kind : order) {
           double[] startSeconds = new double[startupRuns];
           double[] startCpu = new double[startupRuns];
+          double[] startJit = new double[startupRuns];
           for (int i = 0; i < startupRuns; i++) {
             Result s = run(workload, parallelism, kind, startupSamples);
             startSeconds[i] = s.seconds;
             startCpu[i] = s.jvmCpu;
+            startJit[i] = s.jitCpu;
           }
           // Optionally a JFR recording (profile settings) of the measured run alone.
           String jfr = System.getProperty("bench.jfr");
@@ -114,7 +117,7 @@ public final class ApacheComparisonBench {
           }
           System.out.printf(
               Locale.ROOT,
-              "compare,%s,%d,%s,%d,%.3f,%.3f,%d,%.3f,%.3f,%.3f,%d,%d,%d,%d%n",
+              "compare,%s,%d,%s,%d,%.3f,%.3f,%d,%.3f,%.3f,%.3f,%d,%d,%d,%d,%.3f,%.3f%n",
               workload,
               parallelism,
               kind,
@@ -128,7 +131,9 @@ public final class ApacheComparisonBench {
               r.receiverRequests,
               r.counterSamples,
               r.counterRequests,
-              r.nativePeak);
+              r.nativePeak,
+              r.jitCpu,
+              median(startJit));
         }
       }
     }
@@ -176,10 +181,33 @@ public final class ApacheComparisonBench {
     return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   }
 
+  /**
+   * promsink's sink from {@code b}, with the builder's defaults unless a property says otherwise:
+   * {@code bench.lanes} (fixed lanes, not adaptive), {@code bench.batch} (samples per batch) and
+   * {@code bench.linger} (ms), for runs outside scripts/bench.sh.
+   */
+  static Sink<PrometheusTimeSeries> tuned(dev.promsink.flink.PrometheusSinkBuilder b) {
+    String lanes = System.getProperty("bench.lanes");
+    if (lanes != null) {
+      b.setSendingLanes(Integer.parseInt(lanes)).setAdaptiveSendingLanes(false);
+    }
+    String batch = System.getProperty("bench.batch");
+    if (batch != null) {
+      b.setMaxBatchSizeInSamples(Integer.parseInt(batch))
+          .setMaxBufferedRequests(Math.max(1000, 4 * Integer.parseInt(batch)));
+    }
+    String linger = System.getProperty("bench.linger");
+    if (linger != null) {
+      b.setRequestLingerMs(Long.parseLong(linger));
+    }
+    return b.build();
+  }
+
   /** Figures of one run. */
   static final class Result {
     double seconds;
     double jvmCpu;
+    double jitCpu;
     double receiverCpu;
     long receiverRequests;
     long counterSamples;
@@ -280,17 +308,19 @@ public final class ApacheComparisonBench {
         Sink<PrometheusTimeSeries> sink =
             discard
                 ? new DiscardingSink<>()
-                : PrometheusSink.builder().setPrometheusRemoteWriteUrl(receiver.writeUrl()).build();
+                : tuned(PrometheusSink.builder().setPrometheusRemoteWriteUrl(receiver.writeUrl()));
         stream.sinkTo(sink);
       }
       NativeClient.nativeMemory(true);
       long cpuBefore = ThroughputBench.processCpuNanos();
+      long jitBefore = ThroughputBench.jitCpuNanos();
       long receiverBefore = receiver == null ? 0 : receiver.cpuNanos();
       long started = System.nanoTime();
       JobExecutionResult job = env.execute(kind + " " + workload + " p" + parallelism);
       Result r = new Result();
       r.seconds = (System.nanoTime() - started) / 1e9;
       r.jvmCpu = (ThroughputBench.processCpuNanos() - cpuBefore) / 1e9;
+      r.jitCpu = (ThroughputBench.jitCpuNanos() - jitBefore) / 1e9;
       r.nativePeak = discard || apacheType ? 0 : NativeClient.nativeMemory(false)[1];
       if (receiver != null) {
         r.receiverCpu = (receiver.cpuNanos() - receiverBefore) / 1e9;

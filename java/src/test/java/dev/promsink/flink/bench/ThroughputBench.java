@@ -190,8 +190,37 @@ public final class ThroughputBench {
 
   /** CPU time (user + system) of a process, from /proc. */
   public static long cpuNanosOf(long pid) {
+    return cpuNanosOfStat(Paths.get("/proc/" + pid + "/stat"));
+  }
+
+  /**
+   * CPU time (user + system) of this JVM's JIT compiler threads (HotSpot's "C1 CompilerThread" and
+   * "C2 CompilerThread"), from /proc. Run with {@code -XX:-UseDynamicNumberOfCompilerThreads} so
+   * that no compiler thread exits, and its time with it, between two readings.
+   */
+  public static long jitCpuNanos() {
+    long total = 0;
+    try (java.util.stream.Stream<java.nio.file.Path> tasks =
+        Files.list(Paths.get("/proc/self/task"))) {
+      for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) tasks::iterator) {
+        try {
+          String comm = Files.readString(task.resolve("comm"));
+          if (comm.startsWith("C1 Compiler") || comm.startsWith("C2 Compiler")) {
+            total += cpuNanosOfStat(task.resolve("stat"));
+          }
+        } catch (java.io.IOException gone) {
+          // The thread ended meanwhile.
+        }
+      }
+    } catch (java.io.IOException e) {
+      return 0;
+    }
+    return total;
+  }
+
+  private static long cpuNanosOfStat(java.nio.file.Path path) {
     try {
-      String stat = Files.readString(Paths.get("/proc/" + pid + "/stat"));
+      String stat = Files.readString(path);
       String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
       long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
       return ticks * 10_000_000L; // USER_HZ = 100 on Linux
