@@ -72,7 +72,7 @@ for r in $(seq 1 "$repeats"); do
       | sed "s/^/$r,/" | tee -a "$out/compare.csv"
   done
   echo "== 3. distant receiver (50 ms answers), run $r of $repeats"
-  run_java -Dbench.configs=1x1,4x8,12x36,32x96,32x96a dev.promsink.flink.bench.DistantBackendBench 30000 600000 \
+  run_java -Dbench.configs=1x1,4x8,12x36,32x96,64x192,32x96a dev.promsink.flink.bench.DistantBackendBench 30000 600000 \
     | grep '^distant' | sed "s/^/$r,/" | tee -a "$out/distant.csv"
   run_java dev.promsink.flink.bench.ApacheComparisonBench distant 30000 | grep '^distant' \
     | sed "s/^/$r,/" | tee -a "$out/distant.csv"

@@ -292,24 +292,35 @@ impl Server {
 
     fn record(&self, request: &Request, body: &[u8], status: u16, at_ms: u128) {
         let accepted = (200..300).contains(&status);
-        let mut st = self.state.lock().unwrap();
-        st.requests += 1;
-        st.bytes += body.len() as u64;
-        *st.statuses.entry(status.to_string()).or_default() += 1;
         if self.options.count_only {
+            let mut st = self.state.lock().unwrap();
+            st.requests += 1;
+            st.bytes += body.len() as u64;
+            *st.statuses.entry(status.to_string()).or_default() += 1;
             if accepted {
                 st.accepted_requests += 1;
             }
             log_request(&mut st, request, at_ms, &status.to_string(), 0, 0);
             return;
         }
-        check_headers(&mut st, request);
+        // Decoded, and every series named, before the lock: the connections' threads decode in
+        // parallel and only the bookkeeping is serial (the sender keeps one request per series
+        // in flight, so the order of a series' requests is the order they are recorded in).
         let decoded = snap::raw::Decoder::new()
             .decompress_vec(body)
             .map_err(|e| e.to_string())
-            .and_then(|raw| WriteRequest::decode(raw.as_slice()).map_err(|e| e.to_string()));
-        let write = match decoded {
-            Ok(w) => w,
+            .and_then(|raw| WriteRequest::decode(raw.as_slice()).map_err(|e| e.to_string()))
+            .map(|write| {
+                let keys: Vec<String> = write.timeseries.iter().map(series_key).collect();
+                (write, keys)
+            });
+        let mut st = self.state.lock().unwrap();
+        st.requests += 1;
+        st.bytes += body.len() as u64;
+        *st.statuses.entry(status.to_string()).or_default() += 1;
+        check_headers(&mut st, request);
+        let (write, keys) = match decoded {
+            Ok(d) => d,
             Err(e) => {
                 st.decode_errors += 1;
                 st.problem(format!("request at {at_ms} ms does not decode: {e}"));
@@ -334,23 +345,26 @@ impl Server {
         }
         st.accepted_requests += 1;
         st.accepted_samples += samples as u64;
-        for ts in write.timeseries {
-            let key = series_key(&ts);
+        for (ts, key) in write.timeseries.into_iter().zip(keys) {
+            let mut last = st.last_timestamp.get(&key).copied();
             for s in &ts.samples {
-                match st.last_timestamp.get(&key) {
-                    Some(&last) if s.timestamp < last => {
+                match last {
+                    Some(l) if s.timestamp < l => {
                         st.order_violations += 1;
-                        let p = format!("{key}: {} after {last}", s.timestamp);
+                        let p = format!("{key}: {} after {l}", s.timestamp);
                         st.problem(p);
                     }
-                    Some(&last) if s.timestamp == last => st.duplicate_timestamps += 1,
+                    Some(l) if s.timestamp == l => st.duplicate_timestamps += 1,
                     _ => {}
                 }
-                st.last_timestamp.insert(key.clone(), s.timestamp);
+                last = Some(s.timestamp);
+            }
+            if let Some(l) = last {
+                st.last_timestamp.insert(key.clone(), l);
                 st.series
-                    .entry(key.clone())
+                    .entry(key)
                     .or_default()
-                    .push((s.timestamp, s.value));
+                    .extend(ts.samples.iter().map(|s| (s.timestamp, s.value)));
             }
         }
     }

@@ -370,7 +370,7 @@ public final class ApacheComparisonBench {
                   .setPrometheusRemoteWriteUrl(receiver.writeUrl())
                   .build());
       env.execute("distant backend apache " + scenario);
-      DistantBackendBench.report(receiver, scenario, APACHE, 1, 1, samples, delay);
+      DistantBackendBench.report(receiver, scenario, APACHE, 1, 1, samples, delay, 0);
     }
   }
 }

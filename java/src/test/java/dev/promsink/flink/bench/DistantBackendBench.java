@@ -20,8 +20,9 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * <p>Throughput is measured by the receiver: samples accepted between its first and last request
  * (plus one answer delay), so job start-up does not count. Prints one CSV line per run: {@code
  * distant,<scenario>,<fixed|adaptive>,<lanes>,<inFlight>,<samples>,<seconds>,<samples/s>,
- * <requests>,<samples/request>,<order violations>,<retries>,<samples/s in the second half>}. The
- * second half (by time) shows the steady state, after adaptive lanes have ramped up.
+ * <requests>,<samples/request>,<order violations>,<retries>,<samples/s in the second half>,<peak
+ * native bytes>}. The second half (by time) shows the steady state, after adaptive lanes have
+ * ramped up; the peak native memory is what the library held at most during the run.
  *
  * <p>Arguments: samples per run for one lane (default 30000), for more lanes (default 200000),
  * series (default 10000), answer delay ms (default 50). System property {@code bench.configs}:
@@ -118,8 +119,18 @@ public final class DistantBackendBench {
                   .setMaxInFlightRequests(inFlight)
                   .setMaxBufferedRequests(Math.max(1000, 2 * 500 * inFlight))
                   .build());
+      dev.promsink.flink.internal.jni.NativeClient.nativeMemory(true);
       env.execute("distant backend " + scenario + " lanes=" + lanes);
-      report(receiver, scenario, adaptive ? "adaptive" : "fixed", lanes, inFlight, samples, delay);
+      long peak = dev.promsink.flink.internal.jni.NativeClient.nativeMemory(false)[1];
+      report(
+          receiver,
+          scenario,
+          adaptive ? "adaptive" : "fixed",
+          lanes,
+          inFlight,
+          samples,
+          delay,
+          peak);
     }
   }
 
@@ -134,7 +145,8 @@ public final class DistantBackendBench {
       int lanes,
       int inFlight,
       long samples,
-      int delay) {
+      int delay,
+      long nativePeak) {
     JsonNode stats = receiver.stats();
     List<JsonNode> log = receiver.requests();
     long first = log.get(0).get("at_ms").asLong();
@@ -145,7 +157,7 @@ public final class DistantBackendBench {
     JsonNode refused = stats.get("statuses").get("429");
     System.out.printf(
         Locale.ROOT,
-        "distant,%s,%s,%d,%d,%d,%.2f,%.0f,%d,%.1f,%d,%d,%.0f%n",
+        "distant,%s,%s,%d,%d,%d,%.2f,%.0f,%d,%.1f,%d,%d,%.0f,%d%n",
         scenario,
         mode,
         lanes,
@@ -157,7 +169,8 @@ public final class DistantBackendBench {
         (double) accepted / requests,
         stats.get("order_violations").asLong(),
         refused == null ? 0 : refused.asLong(),
-        secondHalfRate(log, first, last, delay));
+        secondHalfRate(log, first, last, delay),
+        nativePeak);
     if (accepted != samples) {
       throw new IllegalStateException("lost samples: " + accepted + " of " + samples);
     }
