@@ -59,12 +59,14 @@ impl<R: Resolver> CachingResolver<R> {
     }
 }
 
-/// What identifies the addresses of `uri`: its scheme (for the default port) and authority.
+/// What identifies the addresses of `uri`: its scheme (for the default port), host and port;
+/// never the user information an authority may carry, so no credential is kept here.
 fn endpoint_of(uri: &Uri) -> String {
     format!(
-        "{}://{}",
+        "{}://{}:{}",
         uri.scheme_str().unwrap_or(""),
-        uri.authority().map(|a| a.as_str()).unwrap_or("")
+        uri.host().unwrap_or(""),
+        uri.port_u16().map(|p| p.to_string()).unwrap_or_default()
     )
 }
 
@@ -205,6 +207,23 @@ mod tests {
             );
         }
         assert_eq!(lookups.load(Ordering::SeqCst), 6);
+    }
+
+    #[test]
+    fn the_kept_answer_holds_no_credentials_of_the_url() {
+        let resolver = CachingResolver::with(Counting::default(), ADDRESS_TTL);
+        resolve(
+            &resolver,
+            "http://user:secret-password@a.example:9090/api/v1/write",
+        );
+        let shown = format!("{resolver:?}");
+        assert!(shown.contains("http://a.example:9090"), "{shown}");
+        assert!(!shown.contains("secret-password"), "{shown}");
+        // The same endpoint without the credentials is the same entry.
+        assert_eq!(
+            resolve(&resolver, "http://a.example:9090/"),
+            ["127.0.0.1:9090"]
+        );
     }
 
     #[test]
