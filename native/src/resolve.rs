@@ -27,12 +27,40 @@ pub struct CachingResolver<R: Resolver = DefaultResolver> {
     last: Mutex<Option<Answer>>,
 }
 
-#[derive(Debug)]
 struct Answer {
-    /// Scheme and authority of the URI asked for.
-    endpoint: String,
+    /// Scheme (for the default port), host and port of the URI asked for; never the user
+    /// information an authority may carry, so no credential is kept here.
+    scheme: String,
+    host: String,
+    port: Option<u16>,
     at: Instant,
     addresses: ResolvedSocketAddrs,
+}
+
+/// The endpoint as a URL prefix (`scheme://host:port`), its age and its addresses.
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Answer {{ endpoint: {}://{}", self.scheme, self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        write!(
+            f,
+            ", age: {:?}, addresses: {:?} }}",
+            self.at.elapsed(),
+            self.addresses
+        )
+    }
+}
+
+impl Answer {
+    /// Whether this answer is for `uri`'s endpoint: compared in place, nothing allocated on the
+    /// per-request path.
+    fn is_for(&self, uri: &Uri) -> bool {
+        uri.scheme_str() == Some(self.scheme.as_str())
+            && uri.host() == Some(self.host.as_str())
+            && uri.port_u16() == self.port
+    }
 }
 
 impl CachingResolver<DefaultResolver> {
@@ -59,17 +87,6 @@ impl<R: Resolver> CachingResolver<R> {
     }
 }
 
-/// What identifies the addresses of `uri`: its scheme (for the default port), host and port;
-/// never the user information an authority may carry, so no credential is kept here.
-fn endpoint_of(uri: &Uri) -> String {
-    format!(
-        "{}://{}:{}",
-        uri.scheme_str().unwrap_or(""),
-        uri.host().unwrap_or(""),
-        uri.port_u16().map(|p| p.to_string()).unwrap_or_default()
-    )
-}
-
 impl<R: Resolver> Resolver for CachingResolver<R> {
     fn resolve(
         &self,
@@ -77,9 +94,8 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
         config: &Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let endpoint = endpoint_of(uri);
         if let Some(last) = self.last.lock().as_ref() {
-            if last.endpoint == endpoint && last.at.elapsed() < self.ttl {
+            if last.is_for(uri) && last.at.elapsed() < self.ttl {
                 return Ok(last.addresses.clone());
             }
         }
@@ -87,7 +103,9 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
         // sends one request at a time.
         let addresses = self.inner.resolve(uri, config, timeout)?;
         *self.last.lock() = Some(Answer {
-            endpoint,
+            scheme: uri.scheme_str().unwrap_or_default().to_string(),
+            host: uri.host().unwrap_or_default().to_string(),
+            port: uri.port_u16(),
             at: Instant::now(),
             addresses: addresses.clone(),
         });

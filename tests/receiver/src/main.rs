@@ -292,32 +292,31 @@ impl Server {
 
     fn record(&self, request: &Request, body: &[u8], status: u16, at_ms: u128) {
         let accepted = (200..300).contains(&status);
-        if self.options.count_only {
-            let mut st = self.state.lock().unwrap();
-            st.requests += 1;
-            st.bytes += body.len() as u64;
-            *st.statuses.entry(status.to_string()).or_default() += 1;
+        // Decoded, and every series named, before the lock: the connections' threads decode in
+        // parallel and only the bookkeeping is serial (the sender keeps one request per series
+        // in flight, so the order of a series' requests is the order they are recorded in).
+        let decoded = (!self.options.count_only).then(|| {
+            snap::raw::Decoder::new()
+                .decompress_vec(body)
+                .map_err(|e| e.to_string())
+                .and_then(|raw| WriteRequest::decode(raw.as_slice()).map_err(|e| e.to_string()))
+                .map(|write| {
+                    let keys: Vec<String> = write.timeseries.iter().map(series_key).collect();
+                    (write, keys)
+                })
+        });
+        let mut st = self.state.lock().unwrap();
+        st.requests += 1;
+        st.bytes += body.len() as u64;
+        *st.statuses.entry(status.to_string()).or_default() += 1;
+        let Some(decoded) = decoded else {
+            // Count-only: nothing decoded.
             if accepted {
                 st.accepted_requests += 1;
             }
             log_request(&mut st, request, at_ms, &status.to_string(), 0, 0);
             return;
-        }
-        // Decoded, and every series named, before the lock: the connections' threads decode in
-        // parallel and only the bookkeeping is serial (the sender keeps one request per series
-        // in flight, so the order of a series' requests is the order they are recorded in).
-        let decoded = snap::raw::Decoder::new()
-            .decompress_vec(body)
-            .map_err(|e| e.to_string())
-            .and_then(|raw| WriteRequest::decode(raw.as_slice()).map_err(|e| e.to_string()))
-            .map(|write| {
-                let keys: Vec<String> = write.timeseries.iter().map(series_key).collect();
-                (write, keys)
-            });
-        let mut st = self.state.lock().unwrap();
-        st.requests += 1;
-        st.bytes += body.len() as u64;
-        *st.statuses.entry(status.to_string()).or_default() += 1;
+        };
         check_headers(&mut st, request);
         let (write, keys) = match decoded {
             Ok(d) => d,

@@ -77,8 +77,7 @@ public final class PrometheusTimeSeries implements Serializable {
    */
   static PrometheusTimeSeries ofEntry(byte[] entry, boolean hasMetricName, int key) {
     PrometheusTimeSeries record = new PrometheusTimeSeries(entry, hasMetricName);
-    record.key = key;
-    record.keyIsZero = key == 0;
+    record.keepKey(key);
     return record;
   }
 
@@ -113,13 +112,17 @@ public final class PrometheusTimeSeries implements Serializable {
     int k = key;
     if (k == 0 && !keyIsZero) {
       k = SeriesEntry.key(entry);
-      if (k == 0) {
-        keyIsZero = true;
-      } else {
-        key = k;
-      }
+      keepKey(k);
     }
     return k;
+  }
+
+  private void keepKey(int k) {
+    if (k == 0) {
+      keyIsZero = true;
+    } else {
+      key = k;
+    }
   }
 
   /** Whether {@link #key()} has been computed (or carried in): asking it now costs nothing. */
